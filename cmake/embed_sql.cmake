@@ -1,0 +1,17 @@
+# Turns the numbered migrations in SQL_DIR into a C file (OUT) holding them as
+# strings, so the tidings binary carries its schema and needs no sql/ folder.
+file(GLOB migrations RELATIVE "${SQL_DIR}" "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT migrations)
+set(body "/* Generated from sql/ by cmake/embed_sql.cmake. Do not edit. */\n")
+string(APPEND body "#include \"migrations.h\"\n\nconst struct td_migration td_migrations[] = {\n")
+foreach(m IN LISTS migrations)
+  string(SUBSTRING "${m}" 0 3 num)
+  math(EXPR version "${num}")
+  string(REGEX REPLACE "\\.sql$" "" name "${m}")
+  file(READ "${SQL_DIR}/${m}" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," chars "${hex}")
+  string(APPEND body "    {${version}, \"${name}\", (const char[]){${chars} 0}},\n")
+endforeach()
+string(APPEND body "};\nconst unsigned td_migration_count = sizeof(td_migrations) / sizeof(td_migrations[0]);\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)

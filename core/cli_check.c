@@ -1,0 +1,73 @@
+/* cli_check: `tidings check`. */
+#include "cli.h"
+#include "engine.h"
+#include "loader.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char check_usage[] =
+    "usage: tidings [-c FILE] check\n"
+    "\n"
+    "Validates tidings.ini, every conf.d/<org>.ini and every plugin on the plugin path:\n"
+    "unknown keys, missing keys, bad values, unreadable secrets, plugins that cannot be\n"
+    "loaded. Prints one line per problem naming file, section and line, and exits 1 when\n"
+    "there is any (2 when the configuration file is missing).\n";
+
+int td_cli_check(const char *config_path, int argc, char **argv)
+{
+    if (td_cli_wants_help(argc, argv)) {
+        fputs(check_usage, stdout);
+        return TD_EXIT_OK;
+    }
+    if (argc > 0) {
+        fprintf(stderr, "tidings check: unexpected argument '%s'\n", argv[0]);
+        return TD_EXIT_USAGE;
+    }
+    struct td_diag diag = {0};
+    struct td_conf *conf = NULL;
+    int rc = td_conf_load(config_path, &conf, &diag);
+    if (rc == -ENOENT) {
+        fprintf(stderr, "tidings: configuration file %s not found (use -c FILE or "
+                        "TIDINGS_CONFIG)\n",
+                config_path);
+        return TD_EXIT_USAGE;
+    }
+    if (rc < 0) {
+        td_diag_print(&diag, stderr, "tidings: ");
+        td_diag_clear(&diag);
+        return TD_EXIT_USAGE;
+    }
+    struct td_loader *loader = td_loader_create(conf->engine.plugin_path);
+    if (loader && conf->engine.plugin_path) {
+        td_loader_scan(loader, &diag);
+        td_engine_check_instances(conf, loader, &diag);
+    }
+    size_t channels = 0, triggers = 0;
+    for (size_t o = 0; o < conf->org_count; o++) {
+        for (size_t i = 0; i < conf->orgs[o].instance_count; i++) {
+            if (conf->orgs[o].instances[i].kind == TD_PLUGIN_CHANNEL)
+                channels++;
+            else
+                triggers++;
+        }
+    }
+    if (conf->org_count == 0)
+        td_diag_add(&diag, "%s: no organizations in %s (add conf.d/<org>.ini)", config_path,
+                    conf->engine.orgs_dir ? conf->engine.orgs_dir : "(unset)");
+    if (diag.count) {
+        td_diag_print(&diag, stderr, "");
+        fprintf(stderr, "tidings check: %zu problem%s\n", diag.count, diag.count == 1 ? "" : "s");
+        rc = TD_EXIT_FAILURE;
+    } else {
+        printf("ok: %s, %zu organization%s, %zu channel%s, %zu trigger%s\n", config_path,
+               conf->org_count, conf->org_count == 1 ? "" : "s", channels,
+               channels == 1 ? "" : "s", triggers, triggers == 1 ? "" : "s");
+        rc = TD_EXIT_OK;
+    }
+    td_loader_destroy(loader);
+    td_diag_clear(&diag);
+    td_conf_destroy(conf);
+    return rc;
+}

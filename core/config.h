@@ -1,0 +1,70 @@
+/* config: reads tidings.ini (the engine) and conf.d/<org>.ini (one per
+ * organization) into checked structures. Plugin-specific keys are checked
+ * later against the plugin's own key list (see plugin_config.h). */
+#ifndef TD_CONFIG_H
+#define TD_CONFIG_H
+
+#include "diag.h"
+#include "inifile.h"
+#include "tidings/plugin.h"
+
+#include <stddef.h>
+
+struct td_engine_config {
+    char *path; /* tidings.ini as given */
+    char *dir;  /* its folder: relative paths are resolved against it */
+    char *db_dsn;
+    long db_pool;
+    char *http_listen; /* host:port */
+    long http_max_body;
+    long http_timeout_s;
+    long http_threads;
+    char *plugin_path; /* colon-separated folders, absolute */
+    char *orgs_dir;
+    long dispatch_batch;
+    long dispatch_lease_s;
+    long dispatch_recheck_s;
+    char *log_level;
+};
+
+/* One [channel.<name>] or [trigger.<name>] section. */
+struct td_instance_config {
+    enum td_plugin_kind kind;
+    char *name;                     /* <name> */
+    char *plugin;                   /* the plugin = key */
+    struct td_ini_section *section; /* borrowed from the org's ini */
+};
+
+struct td_org_config {
+    char *path;
+    char *dir;
+    char *id;
+    char *name;
+    char *timezone;
+    char *locale;
+    char *country; /* default calling code for phone numbers: "49" */
+    struct td_instance_config *instances;
+    size_t instance_count;
+    struct td_ini *ini;
+};
+
+struct td_conf {
+    struct td_engine_config engine;
+    struct td_org_config *orgs;
+    size_t org_count;
+};
+
+/* Reads the engine file at path and every *.ini in its orgs folder. Problems
+ * go to diag, each naming file, section and line. Returns 0 with *out set
+ * (caller destroys it) when the engine file could be read, even if diag holds
+ * problems; -ENOENT when path does not exist; another negative errno when it
+ * could not be read. */
+int td_conf_load(const char *path, struct td_conf **out, struct td_diag *diag);
+
+/* Frees a configuration; NULL is a no-op. */
+void td_conf_destroy(struct td_conf *conf);
+
+/* Returns the organization with id, or NULL. Borrowed from conf. */
+const struct td_org_config *td_conf_org(const struct td_conf *conf, const char *id);
+
+#endif

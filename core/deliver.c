@@ -1,0 +1,326 @@
+/* deliver: turns claimed rows into verdicts. */
+#include "deliver.h"
+
+#include "buf.h"
+#include "engine.h"
+#include "log.h"
+#include "render.h"
+#include "render_context.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Retry policy until channels configure their own (issue 4). */
+#define DELIVER_MAX_ATTEMPTS     5
+#define DELIVER_BACKOFF_BASE_MS  30000
+#define DELIVER_BACKOFF_CAP_MS   3600000
+#define DELIVER_SUSPEND_PAUSE_MS 300000
+
+struct prepared {
+    struct td_claimed *row;
+    struct td_instance *channel;
+    char id[24];
+    char idempotency_key[160];
+    char *recipient;
+    char *to_name;
+    char *subject;
+    char *text;
+    char *html;
+    json_t *rendered;
+    char *reason;
+    char *provider_id;
+    bool ready; /* to be handed to the channel plugin */
+    bool done;  /* outcome decided */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Full-jitter exponential backoff, capped. */
+static int64_t backoff_ms(int attempts)
+{
+    static _Thread_local unsigned seed;
+    if (!seed)
+        seed = (unsigned)now_ms() ^ (unsigned)(uintptr_t)&seed;
+    int shift = attempts > 1 ? attempts - 1 : 0;
+    if (shift > 16)
+        shift = 16;
+    int64_t ceiling = (int64_t)DELIVER_BACKOFF_BASE_MS << shift;
+    if (ceiling > DELIVER_BACKOFF_CAP_MS)
+        ceiling = DELIVER_BACKOFF_CAP_MS;
+    return ceiling / 2 + (int64_t)(rand_r(&seed) % (unsigned)(ceiling / 2 + 1));
+}
+
+static void set_outcome(struct td_outcome *o, struct prepared *p, const char *status,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_outcome(struct td_outcome *o, struct prepared *p, const char *status,
+                        const char *fmt, ...)
+{
+    o->status = status;
+    if (fmt) {
+        struct td_buf b = {0};
+        va_list ap;
+        va_start(ap, fmt);
+        td_buf_vprintf(&b, fmt, ap);
+        va_end(ap);
+        free(p->reason);
+        p->reason = td_buf_take(&b);
+        o->reason = p->reason;
+    }
+    p->done = true;
+}
+
+/* The address for a channel: e-mail for email, the phone number otherwise. */
+static const char *recipient_field(const char *channel)
+{
+    return strcmp(channel, "email") == 0 ? "email" : "phone";
+}
+
+static int render_field(json_t *tmpl, const char *field, json_t *ctx, bool html, char **out,
+                        char *err, size_t errcap)
+{
+    *out = NULL;
+    json_t *v = json_object_get(tmpl, field);
+    if (!json_is_string(v))
+        return 0;
+    return td_render(json_string_value(v), ctx, html, out, err, errcap);
+}
+
+/* Decides what can be decided before the plugin is called, and renders. */
+static void prepare(struct td_engine *engine, struct prepared *p, struct td_outcome *o,
+                    int64_t now)
+{
+    struct td_claimed *m = p->row;
+    snprintf(p->id, sizeof(p->id), "%" PRId64, m->id);
+    snprintf(p->idempotency_key, sizeof(p->idempotency_key), "tidings-%s-%" PRId64, m->org_id,
+             m->id);
+    if (m->deadline_ms >= 0 && now > m->deadline_ms) {
+        set_outcome(o, p, "expired", "its deadline passed before it could be sent");
+        return;
+    }
+    const struct td_org_config *org = td_conf_org(engine->conf, m->org_id);
+    if (!org) {
+        set_outcome(o, p, "failed", "organization %s is not configured", m->org_id);
+        return;
+    }
+    if (!m->booking) {
+        set_outcome(o, p, "failed", "booking %s is not stored", m->booking_id);
+        return;
+    }
+    if (!m->template_body) {
+        set_outcome(o, p, "failed", "template '%s' does not exist", m->template_key);
+        return;
+    }
+    p->channel = td_engine_channel(engine, m->org_id, m->channel);
+    if (!p->channel) {
+        set_outcome(o, p, "skipped", "no [channel.%s] is configured for this organization",
+                    m->channel);
+        return;
+    }
+    json_t *customer = json_object_get(m->booking, "customer");
+    const char *field = recipient_field(m->channel);
+    json_t *addr = json_object_get(customer, field);
+    if (!json_is_string(addr) || !*json_string_value(addr)) {
+        set_outcome(o, p, "skipped", "the customer has no %s", field);
+        return;
+    }
+    p->recipient = strdup(json_string_value(addr));
+    json_t *locale = json_object_get(customer, "locale");
+    struct td_render_input in = {
+        .booking = m->booking,
+        .org_name = org->name,
+        .locale = json_is_string(locale) ? json_string_value(locale) : org->locale,
+        .start = m->start,
+        .end = m->end,
+        .days_until = m->days_until,
+    };
+    json_t *ctx = td_render_context(&in);
+    char err[256] = "";
+    int rc = ctx ? 0 : -ENOMEM;
+    if (rc == 0)
+        rc = render_field(m->template_body, "subject", ctx, false, &p->subject, err, sizeof(err));
+    if (rc == 0)
+        rc = render_field(m->template_body, "text", ctx, false, &p->text, err, sizeof(err));
+    if (rc == 0)
+        rc = render_field(m->template_body, "html", ctx, true, &p->html, err, sizeof(err));
+    if (rc == 0)
+        p->to_name = strdup(json_string_value(json_object_get(ctx, "fullName")));
+    json_decref(ctx);
+    if (rc < 0 || !p->recipient) {
+        set_outcome(o, p, "failed", "template '%s' cannot be rendered: %s", m->template_key,
+                    *err ? err : "out of memory");
+        return;
+    }
+    p->rendered = json_pack("{s:s?, s:s?, s:s?}", "subject", p->subject, "text", p->text, "html",
+                            p->html);
+    o->rendered = p->rendered;
+    o->recipient = p->recipient;
+    p->ready = true;
+}
+
+static void fill_message(struct td_message *msg, const struct prepared *p)
+{
+    const struct td_claimed *m = p->row;
+    memset(msg, 0, sizeof(*msg));
+    msg->id = p->id;
+    msg->idempotency_key = p->idempotency_key;
+    msg->channel = m->channel;
+    msg->to = p->recipient;
+    msg->to_name = p->to_name && *p->to_name ? p->to_name : NULL;
+    msg->subject = p->subject;
+    msg->text = p->text;
+    msg->html = p->html;
+    msg->booking_id = m->booking_id;
+    msg->sequence_key = m->sequence_key;
+    msg->step_id = m->step_id;
+    msg->scheduled_for_ms = m->scheduled_ms;
+    msg->deadline_ms = m->deadline_ms;
+}
+
+/* Maps a plugin verdict to the row's next state. */
+static void apply_result(struct prepared *p, struct td_outcome *o, const struct td_result *r,
+                         int64_t now, struct td_deliver_stats *stats)
+{
+    struct td_claimed *m = p->row;
+    switch (r->status) {
+    case TD_OK:
+        set_outcome(o, p, "sent", NULL);
+        if (r->provider_id[0]) {
+            p->provider_id = strdup(r->provider_id);
+            o->provider_id = p->provider_id;
+        }
+        stats->sent++;
+        return;
+    case TD_RETRY:
+        if (m->attempts >= DELIVER_MAX_ATTEMPTS) {
+            set_outcome(o, p, "failed", "gave up after %d attempts: %s", m->attempts, r->reason);
+            stats->failed++;
+            return;
+        }
+        set_outcome(o, p, "scheduled", "attempt %d: %s", m->attempts, r->reason);
+        o->retry_at_ms = now + (r->retry_after_ms >= 0 ? r->retry_after_ms
+                                                       : backoff_ms(m->attempts));
+        stats->retried++;
+        return;
+    case TD_SUSPEND:
+        set_outcome(o, p, "scheduled", "channel suspended: %s", r->reason);
+        o->retry_at_ms = now + DELIVER_SUSPEND_PAUSE_MS;
+        o->attempt_delta = -1;
+        td_log(TD_LOG_ERROR, m->org_id, m->channel, "channel suspended: %s", r->reason);
+        stats->retried++;
+        return;
+    case TD_FAIL:
+    default:
+        set_outcome(o, p, "failed", "%s", r->reason[0] ? r->reason : "refused by the provider");
+        stats->failed++;
+        return;
+    }
+}
+
+/* Hands every ready row of p's channel to its plugin, in batches. */
+static void deliver_channel(struct prepared *items, struct td_outcome *outcomes, size_t count,
+                            struct td_instance *channel, const atomic_bool *stopping,
+                            struct td_deliver_stats *stats)
+{
+    const struct td_plugin *d = channel->plugin->desc;
+    size_t limit = d->max_batch;
+    struct td_message *msgs = calloc(limit, sizeof(*msgs));
+    struct td_result *results = calloc(limit, sizeof(*results));
+    size_t *index = calloc(limit, sizeof(*index));
+    size_t i = 0;
+    while (msgs && results && index) {
+        size_t n = 0;
+        for (; i < count && n < limit; i++) {
+            if (items[i].ready && !items[i].done && items[i].channel == channel) {
+                index[n] = i;
+                fill_message(&msgs[n++], &items[i]);
+            }
+        }
+        if (n == 0)
+            break;
+        if (atomic_load(stopping)) {
+            for (size_t k = 0; k < n; k++) {
+                set_outcome(&outcomes[index[k]], &items[index[k]], "scheduled",
+                            "released at shutdown");
+                outcomes[index[k]].attempt_delta = -1;
+                stats->released++;
+            }
+            continue;
+        }
+        memset(results, 0, limit * sizeof(*results));
+        for (size_t k = 0; k < n; k++) {
+            results[k].status = TD_RETRY;
+            results[k].retry_after_ms = -1;
+            snprintf(results[k].reason, sizeof(results[k].reason), "plugin gave no verdict");
+        }
+        d->channel->deliver(channel->state, msgs, n, results);
+        int64_t now = now_ms();
+        for (size_t k = 0; k < n; k++)
+            apply_result(&items[index[k]], &outcomes[index[k]], &results[k], now, stats);
+    }
+    free(msgs);
+    free(results);
+    free(index);
+}
+
+int td_deliver_batch(struct td_engine *engine, struct td_claimed *items, size_t count,
+                     struct td_outcome *outcomes, void **owned, const atomic_bool *stopping,
+                     struct td_deliver_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    struct prepared *prep = calloc(count, sizeof(*prep));
+    *owned = prep;
+    if (!prep)
+        return -ENOMEM;
+    int64_t now = now_ms();
+    for (size_t i = 0; i < count; i++) {
+        struct td_outcome *o = &outcomes[i];
+        memset(o, 0, sizeof(*o));
+        o->org_id = items[i].org_id;
+        o->id = items[i].id;
+        o->lease_token = items[i].lease_token;
+        prep[i].row = &items[i];
+        prepare(engine, &prep[i], o, now);
+        if (prep[i].done) {
+            if (strcmp(o->status, "expired") == 0)
+                stats->expired++;
+            else if (strcmp(o->status, "skipped") == 0)
+                stats->skipped++;
+            else
+                stats->failed++;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (prep[i].ready && !prep[i].done)
+            deliver_channel(prep, outcomes, count, prep[i].channel, stopping, stats);
+    }
+    return 0;
+}
+
+void td_deliver_free(void *owned, size_t count)
+{
+    struct prepared *prep = owned;
+    if (!prep)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        free(prep[i].recipient);
+        free(prep[i].to_name);
+        free(prep[i].subject);
+        free(prep[i].text);
+        free(prep[i].html);
+        free(prep[i].reason);
+        free(prep[i].provider_id);
+        json_decref(prep[i].rendered);
+    }
+    free(prep);
+}

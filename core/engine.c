@@ -1,0 +1,171 @@
+/* engine: wires configuration, plugins, database, HTTP server and
+ * dispatcher together and runs them until SIGTERM or SIGINT. */
+#include "engine.h"
+
+#include "dispatch.h"
+#include "http_client.h"
+#include "log.h"
+#include "migrate.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* How long /healthz waits for a database connection. */
+#define HEALTH_DB_WAIT_MS 1000
+
+static bool engine_org_known(void *ctx, const char *org_id)
+{
+    return td_conf_org(((struct td_engine *)ctx)->conf, org_id) != NULL;
+}
+
+static void engine_healthz(void *ctx, const struct td_http_request *req,
+                           struct td_http_response *resp)
+{
+    (void)req;
+    struct td_engine *e = ctx;
+    char err[256];
+    PGconn *c = td_db_acquire(e->pool, HEALTH_DB_WAIT_MS, err, sizeof(err));
+    bool ok = c && td_db_exec(c, "SELECT 1", err, sizeof(err)) == 0;
+    td_db_release(e->pool, c, c && td_db_connection_lost(c));
+    if (ok) {
+        static const char body[] = "{\"status\":\"ok\"}";
+        td_http_respond(resp, 200, "application/json", body, sizeof(body) - 1);
+    } else {
+        td_http_respond_error(resp, 503, "database unreachable");
+    }
+}
+
+/* Refuses to run against a schema that is not the one compiled in. */
+static int engine_check_schema(struct td_engine *e)
+{
+    char err[512];
+    PGconn *c = td_db_acquire(e->pool, 5000, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "tidings: cannot reach the database: %s\n", err);
+        return -EIO;
+    }
+    int version = 0;
+    int rc = td_schema_version(c, &version, err, sizeof(err));
+    td_db_release(e->pool, c, false);
+    if (rc < 0) {
+        fprintf(stderr, "tidings: cannot read the schema version: %s\n", err);
+        return -EIO;
+    }
+    if (version != td_schema_latest()) {
+        fprintf(stderr,
+                "tidings: the database schema is at version %d, this tidings needs %d%s\n",
+                version, td_schema_latest(),
+                version < td_schema_latest() ? ": run `tidings migrate` first" : "");
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static int engine_wait_for_signal(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            return SIGTERM;
+        if (sig == SIGHUP) {
+            td_log(TD_LOG_WARN, NULL, "engine",
+                   "SIGHUP: reloading configuration is not supported yet; restart to apply "
+                   "changes");
+            continue;
+        }
+        return sig;
+    }
+}
+
+int td_engine_run(struct td_conf *conf)
+{
+    struct td_engine e = {.conf = conf};
+    struct td_diag diag = {0};
+    int exit_code = 1;
+    enum td_log_level level;
+    if (td_log_level_parse(conf->engine.log_level, &level) == 0)
+        td_log_set_level(level);
+
+    /* Signals are taken by sigwait in this thread only; every thread started
+     * from here on inherits the block. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char host[64] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(e.owner_id, sizeof(e.owner_id), "%s:%d", host, (int)getpid());
+
+    if (td_http_client_global_init() < 0) {
+        fprintf(stderr, "tidings: cannot initialise libcurl\n");
+        return 1;
+    }
+    e.loader = td_loader_create(conf->engine.plugin_path);
+    e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
+    e.http = td_http_server_create(conf->engine.http_listen, (size_t)conf->engine.http_max_body,
+                                   (int)conf->engine.http_timeout_s,
+                                   (int)conf->engine.http_threads, engine_org_known, &e);
+    if (!e.loader || !e.pool || !e.http) {
+        fprintf(stderr, "tidings: out of memory\n");
+        goto out_cleanup;
+    }
+    if (engine_check_schema(&e) < 0)
+        goto out_cleanup;
+    if (td_instances_create(&e, &diag) < 0) {
+        td_diag_print(&diag, stderr, "tidings: ");
+        goto out_cleanup;
+    }
+    td_http_route_add(e.http, "GET", "/healthz", engine_healthz, &e, &e);
+    char err[256];
+    if (td_http_server_start(e.http, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tidings: %s\n", err);
+        goto out_instances;
+    }
+    td_log(TD_LOG_INFO, NULL, "engine", "listening on %s (port %d), %zu organization%s",
+           conf->engine.http_listen, td_http_server_port(e.http), conf->org_count,
+           conf->org_count == 1 ? "" : "s");
+    if (td_instances_start_triggers(&e, &diag) < 0) {
+        td_diag_print(&diag, stderr, "tidings: ");
+        goto out_http;
+    }
+    int rc = td_dispatcher_start(&e, &e.dispatcher);
+    if (rc < 0) {
+        fprintf(stderr, "tidings: cannot start the dispatcher: %s\n", strerror(-rc));
+        goto out_triggers;
+    }
+    td_log(TD_LOG_INFO, NULL, "engine", "running as %s", e.owner_id);
+    int sig = engine_wait_for_signal();
+    td_log(TD_LOG_INFO, NULL, "engine", "%s: stopping (finishing in-flight work)",
+           sig == SIGINT ? "SIGINT" : "SIGTERM");
+    exit_code = 0;
+out_triggers:
+    td_instances_stop_triggers(&e);
+out_http:
+    td_http_server_stop(e.http);
+    td_dispatcher_stop(e.dispatcher);
+    e.dispatcher = NULL;
+out_instances:
+    td_instances_destroy(&e);
+out_cleanup:
+    td_http_server_destroy(e.http);
+    td_db_pool_destroy(e.pool);
+    td_loader_destroy(e.loader);
+    td_http_client_global_cleanup();
+    td_diag_clear(&diag);
+    if (exit_code == 0)
+        td_log(TD_LOG_INFO, NULL, "engine", "stopped");
+    return exit_code;
+}

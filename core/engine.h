@@ -1,0 +1,65 @@
+/* engine: the running engine: configuration, plugins and their instances,
+ * the database pool, the HTTP server and the dispatcher, wired together. */
+#ifndef TD_ENGINE_H
+#define TD_ENGINE_H
+
+#include "config.h"
+#include "db.h"
+#include "http_server.h"
+#include "loader.h"
+#include "plugin_config.h"
+
+#include <stdbool.h>
+
+struct td_engine;
+struct td_dispatcher;
+
+/* One plugin instance: a [channel.x] or [trigger.x] section brought to life. */
+struct td_instance {
+    struct td_engine *engine;
+    const struct td_org_config *org;
+    const struct td_instance_config *cfg;
+    const struct td_loaded_plugin *plugin;
+    struct td_instance_settings *settings;
+    struct td_host host; /* what this instance sees of the engine */
+    void *state;         /* the plugin's instance, from create() */
+    bool started;        /* triggers: start() succeeded */
+};
+
+struct td_engine {
+    struct td_conf *conf; /* borrowed from the caller */
+    struct td_loader *loader;
+    struct td_db_pool *pool;
+    struct td_http_server *http;
+    struct td_instance *instances;
+    size_t instance_count;
+    struct td_dispatcher *dispatcher;
+    char owner_id[96]; /* "host:pid", written into leases */
+};
+
+/* Checks every instance section of every organization against its plugin
+ * (loading plugins through loader). Problems go to diag. Returns how many
+ * sections had problems. Used by `tidings check` and at start. */
+int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
+                              struct td_diag *diag);
+
+/* Creates every instance (settings built, plugin create() called). On a
+ * failure everything created is destroyed and diag says why. Returns 0 or
+ * -EINVAL. */
+int td_instances_create(struct td_engine *engine, struct td_diag *diag);
+/* Starts every trigger instance. Returns 0 or -EINVAL with diag. */
+int td_instances_start_triggers(struct td_engine *engine, struct td_diag *diag);
+/* Stops every started trigger (no new events after this returns). */
+void td_instances_stop_triggers(struct td_engine *engine);
+/* Destroys every instance. */
+void td_instances_destroy(struct td_engine *engine);
+
+/* The channel instance serving channel for org, or NULL. */
+struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,
+                                      const char *channel);
+
+/* Runs the engine with conf until SIGTERM or SIGINT: migrations must be
+ * applied. Returns a process exit code. */
+int td_engine_run(struct td_conf *conf);
+
+#endif

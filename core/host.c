@@ -1,0 +1,82 @@
+/* host: the td_host table each plugin instance gets. */
+#include "host.h"
+
+#include "engine.h"
+#include "http_client.h"
+#include "intake.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+/* A provider call may take this long unless the plugin says otherwise. */
+#define HOST_HTTP_TIMEOUT_MS 10000
+
+static struct td_instance *host_instance(const struct td_host *host)
+{
+    return host->engine_private;
+}
+
+static void host_log(const struct td_host *host, enum td_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    td_vlog(level, host->org_id, host->instance_name, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t host_now_ms(const struct td_host *host)
+{
+    (void)host;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int host_http_route(const struct td_host *host, const char *method, const char *path,
+                           td_http_handler handler, void *ctx)
+{
+    struct td_instance *in = host_instance(host);
+    if (!in->engine->http)
+        return -ENOTSUP;
+    int rc = td_http_route_add(in->engine->http, method, path, handler, ctx, in);
+    if (rc == 0)
+        td_log(TD_LOG_DEBUG, host->org_id, host->instance_name, "route %s %s", method, path);
+    return rc;
+}
+
+static int host_submit(const struct td_host *host, const struct td_event *ev,
+                       struct td_submit_result *out)
+{
+    return td_intake_submit(host_instance(host), ev, out);
+}
+
+static int host_http_request(const struct td_host *host, const struct td_http_call *call,
+                             struct td_http_reply *reply)
+{
+    (void)host;
+    return td_http_client_request(call, HOST_HTTP_TIMEOUT_MS, reply);
+}
+
+void td_host_init(struct td_host *host, struct td_instance *instance)
+{
+    memset(host, 0, sizeof(*host));
+    host->abi_major = TD_ABI_MAJOR;
+    host->abi_minor = TD_ABI_MINOR;
+    host->struct_size = sizeof(*host);
+    host->org_id = instance->org->id;
+    host->instance_name = instance->cfg->name;
+    host->log = host_log;
+    host->now_ms = host_now_ms;
+    host->mask = td_log_mask;
+    host->http_route = host_http_route;
+    host->respond = td_http_respond;
+    host->respond_header = td_http_respond_header;
+    host->submit = host_submit;
+    host->http_request = host_http_request;
+    host->http_reply_release = td_http_reply_release;
+    host->result_from_http = td_result_from_http;
+    host->engine_private = instance;
+}

@@ -1,0 +1,24 @@
+/* http_client: outgoing HTTP calls for channel plugins (libcurl), with one
+ * reused connection cache per calling thread, and the engine's default
+ * mapping of HTTP answers to channel verdicts. */
+#ifndef TD_HTTP_CLIENT_H
+#define TD_HTTP_CLIENT_H
+
+#include "tidings/plugin.h"
+
+/* Call once at start, before any thread exists (curl_global_init). */
+int td_http_client_global_init(void);
+void td_http_client_global_cleanup(void);
+
+/* Performs call; default_timeout_ms applies when call->timeout_ms is 0.
+ * Returns 0 when an answer arrived or a transport error is in reply->error
+ * (reply->status 0). Release reply with td_http_reply_release. */
+int td_http_client_request(const struct td_http_call *call, long default_timeout_ms,
+                           struct td_http_reply *reply);
+void td_http_reply_release(struct td_http_reply *reply);
+
+/* transport error, 408, 429, 5xx -> RETRY (with Retry-After); 401, 403 ->
+ * SUSPEND; other 4xx, 3xx -> FAIL; 2xx -> OK. */
+void td_result_from_http(const struct td_http_reply *reply, struct td_result *result);
+
+#endif

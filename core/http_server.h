@@ -1,0 +1,56 @@
+/* http_server: the engine's one HTTP server (libmicrohttpd). Routes are exact
+ * method + path pairs registered by the core and by plugins; bodies are read
+ * whole up to a limit (413 past it) before a handler runs. */
+#ifndef TD_HTTP_SERVER_H
+#define TD_HTTP_SERVER_H
+
+#include "tidings/plugin.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct td_http_server;
+
+/* The response a handler fills (through td_http_respond / host->respond). */
+struct td_http_response {
+    int status;
+    char *content_type;
+    char *body;
+    size_t body_len;
+    char **headers; /* name, value, name, value, ... */
+    size_t header_count;
+};
+
+/* Asks whether an organization id is configured (for a precise 404). */
+typedef bool (*td_http_org_known_fn)(void *ctx, const char *org_id);
+
+/* Creates a server for listen ("host:port"; port 0 picks one). Nothing is
+ * bound until start. Returns NULL on no memory. */
+struct td_http_server *td_http_server_create(const char *listen, size_t max_body, int timeout_s,
+                                             int threads, td_http_org_known_fn org_known,
+                                             void *org_ctx);
+/* Binds and starts serving. Returns 0 or -EADDRINUSE / -EIO with err. */
+int td_http_server_start(struct td_http_server *srv, char *err, size_t errcap);
+/* The bound port (after start). */
+int td_http_server_port(const struct td_http_server *srv);
+/* Stops taking connections and waits for running handlers. */
+void td_http_server_stop(struct td_http_server *srv);
+/* Stops (if needed) and frees; NULL is a no-op. */
+void td_http_server_destroy(struct td_http_server *srv);
+
+/* Registers handler for method + path, owned by owner (any pointer that
+ * identifies the registrant). Returns 0, or -EEXIST when the pair is taken. */
+int td_http_route_add(struct td_http_server *srv, const char *method, const char *path,
+                      td_http_handler handler, void *ctx, const void *owner);
+/* Removes every route of owner, waiting until none of its handlers runs. */
+void td_http_routes_remove(struct td_http_server *srv, const void *owner);
+
+/* Fills a response (copies body). */
+void td_http_respond(struct td_http_response *resp, int status, const char *content_type,
+                     const char *body, size_t body_len);
+/* Adds a header to a response (copies both). */
+void td_http_respond_header(struct td_http_response *resp, const char *name, const char *value);
+/* Fills a JSON error response {"error": message}. */
+void td_http_respond_error(struct td_http_response *resp, int status, const char *message);
+
+#endif

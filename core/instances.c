@@ -1,0 +1,150 @@
+/* instances: plugin instances of all organizations: checking, creating,
+ * starting, stopping and destroying them. */
+#include "engine.h"
+
+#include "host.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
+                              struct td_diag *diag)
+{
+    int problems = 0;
+    for (size_t o = 0; o < conf->org_count; o++) {
+        const struct td_org_config *org = &conf->orgs[o];
+        for (size_t i = 0; i < org->instance_count; i++) {
+            const struct td_instance_config *inst = &org->instances[i];
+            size_t before = diag->count;
+            const struct td_loaded_plugin *p = td_loader_get(loader, inst->plugin, diag);
+            if (!p) {
+                td_diag_add(diag, "%s:%d: [%s] plugin '%s' cannot be used (see above)",
+                            org->path, inst->section->line, inst->section->name, inst->plugin);
+                problems++;
+                continue;
+            }
+            struct td_instance_settings *s = NULL;
+            td_plugin_config_build(org, inst, p->desc, &s, diag);
+            td_instance_settings_destroy(s);
+            if (diag->count > before)
+                problems++;
+        }
+    }
+    return problems;
+}
+
+int td_instances_create(struct td_engine *engine, struct td_diag *diag)
+{
+    const struct td_conf *conf = engine->conf;
+    size_t total = 0;
+    for (size_t o = 0; o < conf->org_count; o++)
+        total += conf->orgs[o].instance_count;
+    engine->instances = calloc(total ? total : 1, sizeof(*engine->instances));
+    if (!engine->instances)
+        return -ENOMEM;
+    for (size_t o = 0; o < conf->org_count; o++) {
+        const struct td_org_config *org = &conf->orgs[o];
+        for (size_t i = 0; i < org->instance_count; i++) {
+            struct td_instance *in = &engine->instances[engine->instance_count];
+            in->engine = engine;
+            in->org = org;
+            in->cfg = &org->instances[i];
+            in->plugin = td_loader_get(engine->loader, in->cfg->plugin, diag);
+            if (!in->plugin ||
+                td_plugin_config_build(org, in->cfg, in->plugin->desc, &in->settings, diag) < 0)
+                goto out_fail;
+            td_host_init(&in->host, in);
+            struct td_config cfg = {
+                .org_id = org->id,
+                .instance_name = in->cfg->name,
+                .settings = in->settings->items,
+                .setting_count = in->settings->count,
+            };
+            struct td_error err = {{0}};
+            const struct td_plugin *d = in->plugin->desc;
+            int rc = d->kind == TD_PLUGIN_CHANNEL
+                         ? d->channel->create(&in->host, &cfg, &in->state, &err)
+                         : d->trigger->create(&in->host, &cfg, &in->state, &err);
+            if (rc < 0) {
+                td_diag_add(diag, "%s:%d: [%s] plugin %s refused its configuration: %s",
+                            org->path, in->cfg->section->line, in->cfg->section->name,
+                            in->cfg->plugin, err.message[0] ? err.message : "no reason given");
+                td_instance_settings_destroy(in->settings);
+                in->settings = NULL;
+                goto out_fail;
+            }
+            engine->instance_count++;
+        }
+    }
+    return 0;
+out_fail:
+    td_instances_destroy(engine);
+    return -EINVAL;
+}
+
+int td_instances_start_triggers(struct td_engine *engine, struct td_diag *diag)
+{
+    for (size_t i = 0; i < engine->instance_count; i++) {
+        struct td_instance *in = &engine->instances[i];
+        const struct td_plugin *d = in->plugin->desc;
+        if (d->kind != TD_PLUGIN_TRIGGER)
+            continue;
+        struct td_error err = {{0}};
+        if (d->trigger->start(in->state, &err) < 0) {
+            td_diag_add(diag, "[%s/%s] trigger %s did not start: %s", in->org->id, in->cfg->name,
+                        in->cfg->plugin, err.message[0] ? err.message : "no reason given");
+            return -EINVAL;
+        }
+        in->started = true;
+        td_log(TD_LOG_INFO, in->org->id, in->cfg->name, "trigger %s started", in->cfg->plugin);
+    }
+    return 0;
+}
+
+void td_instances_stop_triggers(struct td_engine *engine)
+{
+    for (size_t i = 0; i < engine->instance_count; i++) {
+        struct td_instance *in = &engine->instances[i];
+        if (!in->started)
+            continue;
+        /* its routes go first, once their running handlers return: after
+         * that nothing reaches the plugin from HTTP */
+        if (engine->http)
+            td_http_routes_remove(engine->http, in);
+        in->plugin->desc->trigger->stop(in->state);
+        in->started = false;
+    }
+}
+
+void td_instances_destroy(struct td_engine *engine)
+{
+    td_instances_stop_triggers(engine);
+    for (size_t i = engine->instance_count; i-- > 0;) {
+        struct td_instance *in = &engine->instances[i];
+        const struct td_plugin *d = in->plugin->desc;
+        if (engine->http)
+            td_http_routes_remove(engine->http, in);
+        if (d->kind == TD_PLUGIN_CHANNEL)
+            d->channel->destroy(in->state);
+        else
+            d->trigger->destroy(in->state);
+        td_instance_settings_destroy(in->settings);
+    }
+    free(engine->instances);
+    engine->instances = NULL;
+    engine->instance_count = 0;
+}
+
+struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,
+                                      const char *channel)
+{
+    for (size_t i = 0; i < engine->instance_count; i++) {
+        struct td_instance *in = &engine->instances[i];
+        if (in->cfg->kind == TD_PLUGIN_CHANNEL && strcmp(in->org->id, org) == 0 &&
+            strcmp(in->cfg->name, channel) == 0)
+            return in;
+    }
+    return NULL;
+}

@@ -1,0 +1,18 @@
+/* intake: takes a trigger's event, commits it to the events table and
+ * expands it into message rows in the same transaction, before the trigger
+ * answers its sender. */
+#ifndef TD_INTAKE_H
+#define TD_INTAKE_H
+
+#include "tidings/plugin.h"
+
+struct td_instance;
+
+/* Submits ev for the organization of the trigger instance source. Fills out
+ * with ACCEPTED, DUPLICATE, INVALID (nothing stored; out->error says what is
+ * wrong) or UNAVAILABLE (the database cannot take it; nothing stored).
+ * Returns 0, or -EINVAL when ev or out is NULL. */
+int td_intake_submit(struct td_instance *source, const struct td_event *ev,
+                     struct td_submit_result *out);
+
+#endif

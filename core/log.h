@@ -1,0 +1,26 @@
+/* log: one line per event on stderr, with level and [org/component]. */
+#ifndef TD_LOG_H
+#define TD_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "tidings/plugin.h"
+
+/* Sets the most verbose level that is written (default: TD_LOG_INFO). */
+void td_log_set_level(enum td_log_level level);
+/* Parses "error", "warn", "info", "debug". Returns 0 or -EINVAL. */
+int td_log_level_parse(const char *s, enum td_log_level *out);
+
+/* Writes one line: time, level, [org/component] (either may be NULL) and the
+ * message. Never pass secrets or whole addresses (see td_log_mask). */
+void td_log(enum td_log_level level, const char *org, const char *component, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void td_vlog(enum td_log_level level, const char *org, const char *component, const char *fmt,
+             va_list ap);
+
+/* Writes a log-safe form of an e-mail address or phone number into out:
+ * "j***@e***.org" or "+49171*****67". NULL or "" gives "-". */
+void td_log_mask(const char *address, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,79 @@
+/* main: `tidings` argument handling and command dispatch. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: tidings [-c FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Tidings sends the right message at the right moment of a customer's booking.\n"
+    "\n"
+    "commands:\n"
+    "  run                    run the engine (HTTP triggers, dispatcher) until SIGTERM\n"
+    "  migrate                create or upgrade the database schema\n"
+    "  check                  validate tidings.ini, every conf.d/<org>.ini and the plugins\n"
+    "  sequences import|export|validate\n"
+    "                         move sequences and templates between files and the database\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE      the engine configuration (default: $TIDINGS_CONFIG, else\n"
+    "                         ./tidings.ini)\n"
+    "  -h, --help             this help; `tidings COMMAND --help` explains a command\n"
+    "\n"
+    "exit codes: 0 ok, 1 problems found or the command failed, 2 usage error or missing\n"
+    "configuration file.\n";
+
+int td_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = getenv("TIDINGS_CONFIG");
+    if (!config || !*config)
+        config = "tidings.ini";
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tidings: %s needs a file name\n", argv[i]);
+                return TD_EXIT_USAGE;
+            }
+            config = argv[++i];
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(usage, stdout);
+            return TD_EXIT_OK;
+        } else {
+            fprintf(stderr, "tidings: unknown option %s (try tidings --help)\n", argv[i]);
+            return TD_EXIT_USAGE;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return TD_EXIT_USAGE;
+    }
+    const char *cmd = argv[i];
+    int cargc = argc - i - 1;
+    char **cargv = argv + i + 1;
+    if (strcmp(cmd, "run") == 0)
+        return td_cli_run(config, cargc, cargv);
+    if (strcmp(cmd, "migrate") == 0)
+        return td_cli_migrate(config, cargc, cargv);
+    if (strcmp(cmd, "check") == 0)
+        return td_cli_check(config, cargc, cargv);
+    if (strcmp(cmd, "sequences") == 0)
+        return td_cli_sequences(config, cargc, cargv);
+    if (strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return TD_EXIT_OK;
+    }
+    fprintf(stderr, "tidings: unknown command '%s' (try tidings --help)\n", cmd);
+    return TD_EXIT_USAGE;
+}

@@ -1,0 +1,59 @@
+/* store_common: helpers shared by the store_*.c files. */
+#include "store_common.h"
+
+#include "db.h"
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+                     char *err, size_t errcap)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return r;
+    const char *msg = PQresultErrorMessage(r);
+    if (msg && *msg) {
+        snprintf(err, errcap, "%s", msg);
+        for (char *p = err; *p; p++) {
+            if (*p == '\n')
+                *p = p[1] ? ' ' : '\0';
+        }
+    } else {
+        td_db_error(c, err, errcap);
+    }
+    PQclear(r);
+    return NULL;
+}
+
+int64_t store_int64(PGresult *r, int row, int col, int64_t dflt)
+{
+    if (PQgetisnull(r, row, col))
+        return dflt;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+const char *store_itoa(int64_t v, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%" PRId64, v);
+    return buf;
+}
+
+int td_store_begin(PGconn *c, char *err, size_t errcap)
+{
+    return td_db_exec(c, "BEGIN", err, errcap);
+}
+
+int td_store_commit(PGconn *c, char *err, size_t errcap)
+{
+    return td_db_exec(c, "COMMIT", err, errcap);
+}
+
+void td_store_rollback(PGconn *c)
+{
+    td_db_exec(c, "ROLLBACK", NULL, 0);
+}

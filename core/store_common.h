@@ -1,0 +1,20 @@
+/* store_common: helpers shared by the store_*.c files (not used elsewhere). */
+#ifndef TD_STORE_COMMON_H
+#define TD_STORE_COMMON_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Runs sql with text parameters. Returns the result when its status is
+ * COMMAND_OK or TUPLES_OK (caller PQclears), else NULL with err set. */
+PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+                     char *err, size_t errcap);
+
+/* Reads a bigint / integer column value (NULL reads as dflt). */
+int64_t store_int64(PGresult *r, int row, int col, int64_t dflt);
+
+/* Writes v as decimal text into buf. */
+const char *store_itoa(int64_t v, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,208 @@
+/* store_dispatch: SQL for claiming due messages and writing back verdicts. */
+#include "store.h"
+
+#include "store_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void td_store_claimed_free(struct td_claimed *items, size_t count)
+{
+    if (!items)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        struct td_claimed *m = &items[i];
+        free(m->org_id);
+        free(m->channel);
+        free(m->template_key);
+        free(m->booking_id);
+        free(m->sequence_key);
+        free(m->step_id);
+        json_decref(m->booking);
+        json_decref(m->template_body);
+    }
+    free(items);
+}
+
+static json_t *column_json(PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return NULL;
+    json_error_t jerr;
+    return json_loads(PQgetvalue(r, row, col), 0, &jerr);
+}
+
+/* Reads "YYYY MM DD HH MI D" (D: 1 = Sunday) from to_char. */
+static void column_local_time(PGresult *r, int row, int col, struct td_local_time *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (PQgetisnull(r, row, col))
+        return;
+    int dow = 0;
+    if (sscanf(PQgetvalue(r, row, col), "%d %d %d %d %d %d", &t->year, &t->month, &t->day,
+               &t->hour, &t->minute, &dow) == 6) {
+        t->weekday = dow - 1;
+        t->set = true;
+    }
+}
+
+static char *column_dup(PGresult *r, int row, int col)
+{
+    return strdup(PQgetvalue(r, row, col));
+}
+
+int td_store_claim(PGconn *c, const char *owner, int limit, int lease_s, struct td_claimed **out,
+                   size_t *count, char *err, size_t errcap)
+{
+    *out = NULL;
+    *count = 0;
+    char lim[16], lease[16];
+    const char *params[] = {owner, store_itoa(limit, lim, sizeof(lim)),
+                            store_itoa(lease_s, lease, sizeof(lease))};
+    PGresult *r = store_exec(
+        c,
+        "WITH due AS ("
+        "  SELECT org_id, id FROM tidings.messages"
+        "   WHERE status = 'scheduled' AND scheduled_for <= now()"
+        "   ORDER BY scheduled_for LIMIT $2::integer FOR UPDATE SKIP LOCKED), "
+        "claimed AS ("
+        "  UPDATE tidings.messages m SET status = 'sending', attempts = m.attempts + 1,"
+        "         lease_owner = $1, lease_token = nextval('tidings.lease_tokens'),"
+        "         lease_expires_at = now() + make_interval(secs => $3::integer),"
+        "         updated_at = now()"
+        "    FROM due WHERE m.org_id = due.org_id AND m.id = due.id"
+        "  RETURNING m.*) "
+        "SELECT c.org_id, c.id, c.lease_token, c.attempts, c.channel, c.template_key,"
+        "       c.booking_id, c.sequence_key, c.step_id,"
+        "       (extract(epoch FROM c.scheduled_for) * 1000)::bigint,"
+        "       (extract(epoch FROM c.deadline) * 1000)::bigint,"
+        "       b.doc, t.body,"
+        "       to_char(b.starts_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
+        "       to_char(b.ends_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
+        "       (b.starts_at AT TIME ZONE b.timezone)::date"
+        "         - (now() AT TIME ZONE b.timezone)::date"
+        "  FROM claimed c"
+        "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
+        "  LEFT JOIN LATERAL (SELECT o.body FROM tidings.objects o WHERE o.org_id = c.org_id"
+        "         AND o.kind = 'template' AND o.key = c.template_key"
+        "         ORDER BY o.version DESC LIMIT 1) t ON true"
+        " ORDER BY c.scheduled_for",
+        3, params, err, errcap);
+    if (!r)
+        return -EIO;
+    int n = PQntuples(r);
+    if (n == 0) {
+        PQclear(r);
+        return 0;
+    }
+    struct td_claimed *items = calloc((size_t)n, sizeof(*items));
+    if (!items) {
+        PQclear(r);
+        return -ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        struct td_claimed *m = &items[i];
+        m->org_id = column_dup(r, i, 0);
+        m->id = store_int64(r, i, 1, 0);
+        m->lease_token = store_int64(r, i, 2, 0);
+        m->attempts = (int)store_int64(r, i, 3, 0);
+        m->channel = column_dup(r, i, 4);
+        m->template_key = column_dup(r, i, 5);
+        m->booking_id = column_dup(r, i, 6);
+        m->sequence_key = column_dup(r, i, 7);
+        m->step_id = column_dup(r, i, 8);
+        m->scheduled_ms = store_int64(r, i, 9, 0);
+        m->deadline_ms = store_int64(r, i, 10, -1);
+        m->booking = column_json(r, i, 11);
+        m->template_body = column_json(r, i, 12);
+        column_local_time(r, i, 13, &m->start);
+        column_local_time(r, i, 14, &m->end);
+        m->days_until = (int)store_int64(r, i, 15, 0);
+    }
+    PQclear(r);
+    *out = items;
+    *count = (size_t)n;
+    return 0;
+}
+
+int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t count, int *written,
+                            char *err, size_t errcap)
+{
+    *written = 0;
+    if (count == 0)
+        return 0;
+    json_t *rows = json_array();
+    for (size_t i = 0; i < count; i++) {
+        const struct td_outcome *o = &items[i];
+        json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i}",
+                                "org_id", o->org_id, "id", (json_int_t)o->id, "token",
+                                (json_int_t)o->lease_token, "status", o->status, "reason",
+                                o->reason, "provider_id", o->provider_id, "recipient",
+                                o->recipient, "rendered", o->rendered, "retry_at_ms",
+                                (json_int_t)o->retry_at_ms, "attempt_delta", o->attempt_delta);
+        json_array_append_new(rows, row);
+    }
+    char *text = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    if (!text)
+        return -ENOMEM;
+    const char *params[] = {text};
+    PGresult *r = store_exec(
+        c,
+        "UPDATE tidings.messages m SET status = o.status, reason = o.reason,"
+        "       provider_id = coalesce(o.provider_id, m.provider_id),"
+        "       recipient = coalesce(o.recipient, m.recipient),"
+        "       rendered = coalesce(o.rendered, m.rendered),"
+        "       attempts = m.attempts + o.attempt_delta,"
+        "       scheduled_for = CASE WHEN o.status = 'scheduled'"
+        "                       THEN greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"
+        "                       ELSE m.scheduled_for END,"
+        "       sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"
+        "       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"
+        "       updated_at = now()"
+        "  FROM jsonb_to_recordset($1::jsonb) AS o(org_id text, id bigint, token bigint,"
+        "       status text, reason text, provider_id text, recipient text, rendered jsonb,"
+        "       retry_at_ms bigint, attempt_delta integer)"
+        " WHERE m.org_id = o.org_id AND m.id = o.id AND m.status = 'sending'"
+        "   AND m.lease_token = o.token",
+        1, params, err, errcap);
+    free(text);
+    if (!r)
+        return -EIO;
+    *written = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int td_store_reclaim_expired(PGconn *c, int *count, char *err, size_t errcap)
+{
+    *count = 0;
+    PGresult *r = store_exec(c,
+                             "UPDATE tidings.messages SET status = 'scheduled',"
+                             " reason = 'lease of ' || coalesce(lease_owner, '?') ||"
+                             " ' expired; reclaimed', lease_owner = NULL, lease_token = NULL,"
+                             " lease_expires_at = NULL, updated_at = now()"
+                             " WHERE status = 'sending' AND lease_expires_at < now()",
+                             0, NULL, err, errcap);
+    if (!r)
+        return -EIO;
+    *count = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int td_store_next_due(PGconn *c, int64_t *ms, char *err, size_t errcap)
+{
+    *ms = -1;
+    PGresult *r = store_exec(c,
+                             "SELECT (extract(epoch FROM min(scheduled_for)) * 1000)::bigint"
+                             "  FROM tidings.messages WHERE status = 'scheduled'",
+                             0, NULL, err, errcap);
+    if (!r)
+        return -EIO;
+    *ms = store_int64(r, 0, 0, -1);
+    PQclear(r);
+    return 0;
+}

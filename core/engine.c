@@ -122,6 +122,13 @@ int td_engine_run(struct td_conf *conf)
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;
     }
+    /* every section against its plugin first: a bad configuration touches nothing */
+    if (td_engine_check_instances(conf, e.loader, &diag) > 0) {
+        td_diag_print(&diag, stderr, "");
+        fprintf(stderr, "tidings: %zu problem%s in the configuration\n", diag.count,
+                diag.count == 1 ? "" : "s");
+        goto out_cleanup;
+    }
     if (engine_check_schema(&e) < 0)
         goto out_cleanup;
     if (td_instances_create(&e, &diag) < 0) {

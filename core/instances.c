@@ -9,6 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Loads the plugin of inst; a refusal becomes one line naming the section. */
+static const struct td_loaded_plugin *instance_plugin(const struct td_org_config *org,
+                                                      const struct td_instance_config *inst,
+                                                      struct td_loader *loader,
+                                                      struct td_diag *diag)
+{
+    struct td_diag why = {0};
+    const struct td_loaded_plugin *p = td_loader_get(loader, inst->plugin, &why);
+    for (size_t i = 0; i < why.count; i++)
+        td_diag_add(diag, "%s:%d: [%s] %s", org->path, inst->section->line, inst->section->name,
+                    why.lines[i] ? why.lines[i] : "plugin refused");
+    td_diag_clear(&why);
+    return p;
+}
+
 int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
                               struct td_diag *diag)
 {
@@ -18,10 +33,8 @@ int td_engine_check_instances(const struct td_conf *conf, struct td_loader *load
         for (size_t i = 0; i < org->instance_count; i++) {
             const struct td_instance_config *inst = &org->instances[i];
             size_t before = diag->count;
-            const struct td_loaded_plugin *p = td_loader_get(loader, inst->plugin, diag);
+            const struct td_loaded_plugin *p = instance_plugin(org, inst, loader, diag);
             if (!p) {
-                td_diag_add(diag, "%s:%d: [%s] plugin '%s' cannot be used (see above)",
-                            org->path, inst->section->line, inst->section->name, inst->plugin);
                 problems++;
                 continue;
             }
@@ -51,7 +64,7 @@ int td_instances_create(struct td_engine *engine, struct td_diag *diag)
             in->engine = engine;
             in->org = org;
             in->cfg = &org->instances[i];
-            in->plugin = td_loader_get(engine->loader, in->cfg->plugin, diag);
+            in->plugin = instance_plugin(org, in->cfg, engine->loader, diag);
             if (!in->plugin ||
                 td_plugin_config_build(org, in->cfg, in->plugin->desc, &in->settings, diag) < 0)
                 goto out_fail;

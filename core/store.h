@@ -46,9 +46,13 @@ int td_store_booking_lock(PGconn *c, const char *org, const char *booking_id, js
 int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b, const char *tz,
                           int64_t event_id, char *err, size_t errcap);
 
+/* A step whose moment passed less than this long before its booking arrived
+ * is still sent (an "at the trigger" step always is); an older one is skipped. */
+#define TD_LATE_GRACE_S 900
+
 /* Writes the plan's rows (existing ones are kept: expansion is idempotent),
- * computing local send times in tz. A row whose time has passed is written as
- * skipped. Counts what was newly scheduled and skipped. */
+ * computing local send times in tz. A row whose time passed more than
+ * TD_LATE_GRACE_S ago is written as skipped. Counts what was newly scheduled and skipped. */
 int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, const char *tz,
                            int64_t event_id, const struct td_plan *plan, int *scheduled,
                            int *skipped, char *err, size_t errcap);

@@ -151,8 +151,9 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
     char *rows = plan_json(plan);
     if (!rows)
         return -ENOMEM;
-    char id[24];
-    const char *params[] = {org, booking_id, tz, store_itoa(event_id, id, sizeof(id)), rows};
+    char id[24], grace[16];
+    const char *params[] = {org,  booking_id, tz, store_itoa(event_id, id, sizeof(id)),
+                            rows, store_itoa(TD_LATE_GRACE_S, grace, sizeof(grace))};
     PGresult *r = store_exec(
         c,
         "WITH planned AS ("
@@ -165,15 +166,15 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
         "INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
         "       template_key, status, reason, scheduled_for, deadline, event_id) "
         "SELECT $1, $2, sequence_key, step_id, channel, template_key,"
-        "       CASE WHEN skip_reason IS NOT NULL OR due < now() THEN 'skipped'"
-        "            ELSE 'scheduled' END,"
-        "       coalesce(skip_reason, CASE WHEN due < now()"
+        "       CASE WHEN skip_reason IS NOT NULL OR due < now() - make_interval(secs => $6)"
+        "            THEN 'skipped' ELSE 'scheduled' END,"
+        "       coalesce(skip_reason, CASE WHEN due < now() - make_interval(secs => $6)"
         "                THEN 'its time had passed when the booking arrived' END),"
         "       due, to_timestamp(deadline_ms / 1000.0), $4::bigint"
         "  FROM planned "
         "ON CONFLICT (org_id, booking_id, sequence_key, step_id, channel) DO NOTHING "
         "RETURNING status",
-        5, params, err, errcap);
+        6, params, err, errcap);
     free(rows);
     if (!r)
         return -EIO;

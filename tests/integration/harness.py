@@ -1,0 +1,199 @@
+"""Integration-test harness: a fresh database in the test cluster, a
+configuration folder, and a real `tidings run` process.
+
+The ctest fixture "pg" starts the cluster (scripts/pg-cluster.sh) and CMake
+passes its folder and the built binaries in the environment:
+TIDINGS_BIN, TIDINGS_PLUGIN_DIR, TIDINGS_SOURCE_DIR, TIDINGS_PG_DIR.
+"""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+SOURCE_DIR = os.environ.get("TIDINGS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "scripts"))
+import webhook_client  # noqa: E402  (scripts/ is the home of the client)
+
+BIN = os.environ.get("TIDINGS_BIN", "tidings")
+PLUGIN_DIR = os.environ.get("TIDINGS_PLUGIN_DIR", "")
+PG_DIR = os.environ.get("TIDINGS_PG_DIR", "")
+
+
+def cluster_dsn():
+    with open(os.path.join(PG_DIR, "dsn"), encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def psql(dsn, sql):
+    """Runs SQL (only trusted test literals in it); returns rows as lists of
+    strings."""
+    cmd = ["psql", dsn, "-v", "ON_ERROR_STOP=1", "-tAX", "-F", "\t", "-c", sql]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line != ""]
+
+
+def scalar(dsn, sql):
+    rows = psql(dsn, sql)
+    return rows[0][0] if rows else None
+
+
+def new_secret():
+    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Database:
+    """A database of its own for one test class, dropped at the end."""
+
+    def __init__(self):
+        base = cluster_dsn()
+        self.name = "t_" + uuid.uuid4().hex[:12]
+        admin = re.sub(r"dbname=\S+", "dbname=postgres", base)
+        psql(admin, f"CREATE DATABASE {self.name}")
+        self.admin = admin
+        self.dsn = re.sub(r"dbname=\S+", f"dbname={self.name}", base)
+
+    def drop(self):
+        psql(self.admin, f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+class Setup:
+    """A folder with tidings.ini and conf.d/<org>.ini files, one webhook
+    secret and one outbox folder per organization."""
+
+    def __init__(self, db, orgs=("acme",), batch=100, extra_engine=""):
+        self.dir = tempfile.mkdtemp(prefix="tidings-it-")
+        self.db = db
+        self.secrets = {}
+        self.outbox = {}
+        os.makedirs(os.path.join(self.dir, "conf.d"))
+        self.write("dsn", db.dsn + "\n")
+        self.write("tidings.ini",
+                   "[database]\ndsn = file:dsn\npool = 8\n"
+                   "[http]\nlisten = 127.0.0.1:0\nmax_body = 65536\n"
+                   f"[plugins]\npath = {PLUGIN_DIR}\n"
+                   "[orgs]\ndir = conf.d\n"
+                   f"[dispatch]\nrecheck = 2\nbatch = {batch}\n"
+                   "[log]\nlevel = debug\n" + extra_engine)
+        for org in orgs:
+            self.add_org(org)
+
+    def add_org(self, org, timezone="Europe/Berlin"):
+        self.secrets[org] = new_secret()
+        self.outbox[org] = os.path.join(self.dir, "outbox", org)
+        self.write(f"secret-{org}", self.secrets[org] + "\n")
+        self.write(f"conf.d/{org}.ini",
+                   f"[org]\nid = {org}\nname = {org.title()} Segelschule\n"
+                   f"timezone = {timezone}\nlocale = de\n\n"
+                   f"[trigger.webhook]\nplugin = booking_webhook\nsecret = file:../secret-{org}\n\n"
+                   f"[channel.email]\nplugin = outbox\ndir = ../outbox/{org}\n"
+                   "from = Test <test@example.org>\n\n"
+                   f"[channel.sms]\nplugin = outbox\ndir = ../outbox/{org}\n")
+
+    def write(self, name, text):
+        with open(os.path.join(self.dir, name), "w", encoding="utf-8") as f:
+            f.write(text)
+
+    @property
+    def config(self):
+        return os.path.join(self.dir, "tidings.ini")
+
+    def cli(self, *args, check=True):
+        """Runs `tidings -c <config> args...`; returns the CompletedProcess."""
+        p = subprocess.run([BIN, "-c", self.config, *args], capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError(f"tidings {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def outbox_files(self, org):
+        d = self.outbox[org]
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def read_outbox(self, org, name):
+        with open(os.path.join(self.outbox[org], name), encoding="utf-8") as f:
+            return f.read()
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Engine:
+    """A running `tidings run`; its log goes to a file in the setup folder."""
+
+    def __init__(self, setup):
+        self.setup = setup
+        self.log_path = os.path.join(setup.dir, f"engine-{uuid.uuid4().hex[:6]}.log")
+        self.log = open(self.log_path, "w", encoding="utf-8")
+        self.proc = subprocess.Popen([BIN, "-c", setup.config, "run"], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.port = wait_until(self._port, timeout=15, what="the engine to listen")
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def _port(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"engine exited with {self.proc.returncode}:\n{self.log_text()}")
+        m = re.search(r"listening on \S+ \(port (\d+)\)", self.log_text())
+        return int(m.group(1)) if m else None
+
+    def log_text(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def url(self, org):
+        return f"{self.base}/v1/orgs/{org}/bookings"
+
+    def post(self, org, booking, secret=None, **kw):
+        secret = secret or self.setup.secrets[org]
+        return webhook_client.post_booking(self.url(org), secret, booking, **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("engine did not stop within %ss" % timeout)
+        self.log.close()
+        return self.proc.returncode
+
+
+def booking(booking_id="B-1", days_ahead=3, hours=6, status="confirmed", **extra):
+    """A booking document starting days_ahead from now (whole minutes, UTC)."""
+    now = int(time.time()) // 60 * 60
+    start = now + days_ahead * 86400
+    doc = {
+        "id": booking_id,
+        "status": status,
+        "subtype": "class_enrollment",
+        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
+        "end": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + hours * 3600)),
+        "name": "SKS Praxis",
+        "location": "Hafen Ueckermünde",
+        "customer": {"first_name": "Anna", "last_name": "Berg", "email": "anna@example.org",
+                     "phone": "+491711234567"},
+        "data": {"boat": "Hansa 2"},
+    }
+    doc.update(extra)
+    return doc
+
+
+def dumps(obj):
+    return json.dumps(obj).encode()

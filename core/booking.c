@@ -143,8 +143,7 @@ int td_booking_from_json(json_t *doc, struct td_booking *out, char *err, size_t 
     return 0;
 }
 
-int td_booking_parse(const char *json, size_t len, struct td_booking *out, char *err,
-                     size_t errcap)
+int td_booking_parse(const char *json, size_t len, struct td_booking *out, char *err, size_t errcap)
 {
     json_error_t jerr;
     memset(out, 0, sizeof(*out));

@@ -29,8 +29,9 @@ int td_cli_check(const char *config_path, int argc, char **argv)
     struct td_conf *conf = NULL;
     int rc = td_conf_load(config_path, &conf, &diag);
     if (rc == -ENOENT) {
-        fprintf(stderr, "tidings: configuration file %s not found (use -c FILE or "
-                        "TIDINGS_CONFIG)\n",
+        fprintf(stderr,
+                "tidings: configuration file %s not found (use -c FILE or "
+                "TIDINGS_CONFIG)\n",
                 config_path);
         return TD_EXIT_USAGE;
     }
@@ -62,8 +63,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
         rc = TD_EXIT_FAILURE;
     } else {
         printf("ok: %s, %zu organization%s, %zu channel%s, %zu trigger%s\n", config_path,
-               conf->org_count, conf->org_count == 1 ? "" : "s", channels,
-               channels == 1 ? "" : "s", triggers, triggers == 1 ? "" : "s");
+               conf->org_count, conf->org_count == 1 ? "" : "s", channels, channels == 1 ? "" : "s",
+               triggers, triggers == 1 ? "" : "s");
         rc = TD_EXIT_OK;
     }
     td_loader_destroy(loader);

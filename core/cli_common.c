@@ -10,8 +10,9 @@ int td_cli_load_conf(const char *path, struct td_conf **out)
     struct td_diag diag = {0};
     int rc = td_conf_load(path, out, &diag);
     if (rc == -ENOENT) {
-        fprintf(stderr, "tidings: configuration file %s not found (use -c FILE or "
-                        "TIDINGS_CONFIG)\n",
+        fprintf(stderr,
+                "tidings: configuration file %s not found (use -c FILE or "
+                "TIDINGS_CONFIG)\n",
                 path);
         td_diag_clear(&diag);
         return TD_EXIT_USAGE;

@@ -66,8 +66,8 @@ static int seq_validate(const struct seq_args *a)
 }
 
 /* Saves every object of one kind; counts new versions. */
-static int seq_put_all(PGconn *c, const char *org, const char *kind, json_t *list,
-                       const char *who, int *changed_count, char *err, size_t errcap)
+static int seq_put_all(PGconn *c, const char *org, const char *kind, json_t *list, const char *who,
+                       int *changed_count, char *err, size_t errcap)
 {
     size_t i;
     json_t *item;
@@ -76,8 +76,7 @@ static int seq_put_all(PGconn *c, const char *org, const char *kind, json_t *lis
         int version;
         bool changed;
         const char *key = json_string_value(json_object_get(item, "key"));
-        if (td_store_object_put(c, org, kind, key, item, who, &version, &changed, err, errcap) <
-            0)
+        if (td_store_object_put(c, org, kind, key, item, who, &version, &changed, err, errcap) < 0)
             return -EIO;
         printf("  %s %-28s v%d%s\n", kind, key, version, changed ? " (new)" : " (unchanged)");
         if (changed)
@@ -123,10 +122,10 @@ static int seq_import(struct td_conf *conf, const struct seq_args *a)
     int changed = 0;
     printf("importing %s into organization %s\n", a->file, a->org);
     if (td_store_begin(c, err, sizeof(err)) < 0 ||
-        seq_put_all(c, a->org, "template", json_object_get(doc, "templates"), who, &changed,
-                    err, sizeof(err)) < 0 ||
-        seq_put_all(c, a->org, "sequence", json_object_get(doc, "sequences"), who, &changed,
-                    err, sizeof(err)) < 0 ||
+        seq_put_all(c, a->org, "template", json_object_get(doc, "templates"), who, &changed, err,
+                    sizeof(err)) < 0 ||
+        seq_put_all(c, a->org, "sequence", json_object_get(doc, "sequences"), who, &changed, err,
+                    sizeof(err)) < 0 ||
         td_store_commit(c, err, sizeof(err)) < 0) {
         td_store_rollback(c);
         fprintf(stderr, "tidings sequences import: nothing saved: %s\n", err);

@@ -47,8 +47,7 @@ static const struct conf_key engine_keys[] = {
     {"http", "threads", TD_VALUE_INT, false, "4", 1, 256, false, ENGINE_LONG(http_threads)},
     {"plugins", "path", VALUE_PATHLIST, true, NULL, 0, 0, false, ENGINE_TEXT(plugin_path)},
     {"orgs", "dir", TD_VALUE_PATH, false, "conf.d", 0, 0, false, ENGINE_TEXT(orgs_dir)},
-    {"dispatch", "batch", TD_VALUE_INT, false, "100", 1, 10000, false,
-     ENGINE_LONG(dispatch_batch)},
+    {"dispatch", "batch", TD_VALUE_INT, false, "100", 1, 10000, false, ENGINE_LONG(dispatch_batch)},
     {"dispatch", "lease", TD_VALUE_INT, false, "60", 5, 86400, false,
      ENGINE_LONG(dispatch_lease_s)},
     {"dispatch", "recheck", TD_VALUE_INT, false, "30", 1, 3600, false,
@@ -147,9 +146,9 @@ static void conf_report_unknown(const struct td_ini *ini, const struct td_ini_se
 {
     for (size_t j = 0; j < s->count; j++) {
         if (!s->entries[j].used)
-            td_diag_add(diag, "%s:%d: [%s] unknown key '%s'%s%s%s", ini->path,
-                        s->entries[j].line, s->name, s->entries[j].key, known ? " (known: " : "",
-                        known ? known : "", known ? ")" : "");
+            td_diag_add(diag, "%s:%d: [%s] unknown key '%s'%s%s%s", ini->path, s->entries[j].line,
+                        s->name, s->entries[j].key, known ? " (known: " : "", known ? known : "",
+                        known ? ")" : "");
     }
 }
 
@@ -182,8 +181,8 @@ static void conf_check_core_sections(const struct td_ini *ini, const struct conf
 static int conf_add_instance(struct td_org_config *org, struct td_ini_section *s,
                              struct td_diag *diag)
 {
-    enum td_plugin_kind kind = strncmp(s->name, "channel.", 8) == 0 ? TD_PLUGIN_CHANNEL
-                                                                    : TD_PLUGIN_TRIGGER;
+    enum td_plugin_kind kind =
+        strncmp(s->name, "channel.", 8) == 0 ? TD_PLUGIN_CHANNEL : TD_PLUGIN_TRIGGER;
     const char *name = s->name + 8;
     char err[256] = "";
     char *checked = NULL;
@@ -194,8 +193,7 @@ static int conf_add_instance(struct td_org_config *org, struct td_ini_section *s
     free(checked);
     struct td_ini_entry *plugin = td_ini_entry_take(s, "plugin");
     if (!plugin) {
-        td_diag_add(diag, "%s:%d: [%s] missing required key 'plugin'", org->path, s->line,
-                    s->name);
+        td_diag_add(diag, "%s:%d: [%s] missing required key 'plugin'", org->path, s->line, s->name);
         return 0;
     }
     if (td_value_normalize(TD_VALUE_ID, plugin->value, NULL, 0, 0, &checked, err, sizeof(err)) <
@@ -204,8 +202,7 @@ static int conf_add_instance(struct td_org_config *org, struct td_ini_section *s
         return 0;
     }
     free(checked);
-    struct td_instance_config *p =
-        realloc(org->instances, (org->instance_count + 1) * sizeof(*p));
+    struct td_instance_config *p = realloc(org->instances, (org->instance_count + 1) * sizeof(*p));
     if (!p)
         return -ENOMEM;
     org->instances = p;
@@ -268,8 +265,8 @@ static int conf_org_load(const char *path, struct td_org_config *org, struct td_
     if (org->id && strcmp(stem, org->id) != 0) {
         struct td_ini_section *s = td_ini_section_find(org->ini, "org");
         struct td_ini_entry *e = td_ini_entry_take(s, "id");
-        td_diag_add(diag, "%s:%d: [org] id '%s' does not match the file name (expected '%s')",
-                    path, e ? e->line : s->line, org->id, stem);
+        td_diag_add(diag, "%s:%d: [org] id '%s' does not match the file name (expected '%s')", path,
+                    e ? e->line : s->line, org->id, stem);
     }
     free(stem);
     for (size_t i = 0; i < org->ini->count; i++) {

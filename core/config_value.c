@@ -85,8 +85,7 @@ int td_value_normalize(enum td_value_type type, const char *raw, const char *bas
     *out = NULL;
     long n;
     switch (type) {
-    case TD_VALUE_STRING:
-        break;
+    case TD_VALUE_STRING: break;
     case TD_VALUE_INT:
         if (td_parse_long(raw, min, max, &n) < 0) {
             snprintf(err, errcap, "'%s' is not a whole number from %ld to %ld", raw, min, max);

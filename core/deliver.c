@@ -97,8 +97,7 @@ static int render_field(json_t *tmpl, const char *field, json_t *ctx, bool html,
 }
 
 /* Decides what can be decided before the plugin is called, and renders. */
-static void prepare(struct td_engine *engine, struct prepared *p, struct td_outcome *o,
-                    int64_t now)
+static void prepare(struct td_engine *engine, struct prepared *p, struct td_outcome *o, int64_t now)
 {
     struct td_claimed *m = p->row;
     snprintf(p->id, sizeof(p->id), "%" PRId64, m->id);
@@ -161,8 +160,8 @@ static void prepare(struct td_engine *engine, struct prepared *p, struct td_outc
                     *err ? err : "out of memory");
         return;
     }
-    p->rendered = json_pack("{s:s?, s:s?, s:s?}", "subject", p->subject, "text", p->text, "html",
-                            p->html);
+    p->rendered =
+        json_pack("{s:s?, s:s?, s:s?}", "subject", p->subject, "text", p->text, "html", p->html);
     o->rendered = p->rendered;
     o->recipient = p->recipient;
     p->ready = true;
@@ -208,8 +207,8 @@ static void apply_result(struct prepared *p, struct td_outcome *o, const struct 
             return;
         }
         set_outcome(o, p, "scheduled", "attempt %d: %s", m->attempts, r->reason);
-        o->retry_at_ms = now + (r->retry_after_ms >= 0 ? r->retry_after_ms
-                                                       : backoff_ms(m->attempts));
+        o->retry_at_ms =
+            now + (r->retry_after_ms >= 0 ? r->retry_after_ms : backoff_ms(m->attempts));
         stats->retried++;
         return;
     case TD_SUSPEND:

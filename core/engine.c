@@ -56,8 +56,7 @@ static int engine_check_schema(struct td_engine *e)
         return -EIO;
     }
     if (version != td_schema_latest()) {
-        fprintf(stderr,
-                "tidings: the database schema is at version %d, this tidings needs %d%s\n",
+        fprintf(stderr, "tidings: the database schema is at version %d, this tidings needs %d%s\n",
                 version, td_schema_latest(),
                 version < td_schema_latest() ? ": run `tidings migrate` first" : "");
         return -EPROTO;
@@ -116,8 +115,8 @@ int td_engine_run(struct td_conf *conf)
     e.loader = td_loader_create(conf->engine.plugin_path);
     e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
     e.http = td_http_server_create(conf->engine.http_listen, (size_t)conf->engine.http_max_body,
-                                   (int)conf->engine.http_timeout_s,
-                                   (int)conf->engine.http_threads, engine_org_known, &e);
+                                   (int)conf->engine.http_timeout_s, (int)conf->engine.http_threads,
+                                   engine_org_known, &e);
     if (!e.loader || !e.pool || !e.http) {
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;

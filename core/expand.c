@@ -101,10 +101,10 @@ int td_expand_plan(const struct td_booking *b, int64_t trigger_ms, const struct 
             continue;
         for (size_t i = 0; i < seq->step_count; i++) {
             const struct td_step *step = &seq->steps[i];
-            int64_t anchor = step->anchor == TD_ANCHOR_START   ? b->start_ms
-                             : step->anchor == TD_ANCHOR_END   ? (b->end_ms >= 0 ? b->end_ms
-                                                                                 : b->start_ms)
-                                                               : trigger_ms;
+            int64_t anchor = step->anchor == TD_ANCHOR_START ? b->start_ms
+                             : step->anchor == TD_ANCHOR_END
+                                 ? (b->end_ms >= 0 ? b->end_ms : b->start_ms)
+                                 : trigger_ms;
             const char *skip = NULL;
             /* min_lead: the anchor must lie at least this far after the trigger */
             if (step->min_lead_minutes >= 0 &&

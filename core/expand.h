@@ -33,8 +33,8 @@ struct td_planned {
     int64_t anchor_ms;
     int offset_days;
     int offset_minutes;
-    int local_minute; /* -1: keep the anchor's time of day */
-    int64_t deadline_ms; /* -1: none */
+    int local_minute;        /* -1: keep the anchor's time of day */
+    int64_t deadline_ms;     /* -1: none */
     const char *skip_reason; /* NULL: schedule it; else write it as skipped */
 };
 

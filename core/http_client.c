@@ -104,8 +104,7 @@ int td_http_client_request(const struct td_http_call *call, long default_timeout
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         reply->status = (int)status;
         curl_off_t retry_after = -1;
-        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-            retry_after > 0)
+        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
             reply->retry_after_ms = (int64_t)retry_after * 1000;
     }
     curl_slist_free_all(headers);

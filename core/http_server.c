@@ -127,9 +127,8 @@ static void response_clear(struct td_http_response *resp)
 
 static enum MHD_Result send_response(struct MHD_Connection *conn, struct td_http_response *resp)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(resp->body_len, resp->body ? resp->body : (char *)"",
-                                        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body_len, resp->body ? resp->body : (char *)"", MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -208,9 +207,8 @@ static enum MHD_Result send_not_found(struct td_http_server *s, struct MHD_Conne
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct td_http_server *s = cls;
@@ -301,12 +299,12 @@ int td_http_server_start(struct td_http_server *s, char *err, size_t errcap)
         return -EINVAL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                                 (unsigned)s->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)s->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                                 s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errcap, "cannot listen on %s:%d (in use, or not allowed)", s->host, s->port);
         return -EADDRINUSE;

@@ -11,11 +11,11 @@
 
 struct ini_reader_state {
     FILE *file;
-    int line;                  /* line number of the line inih is looking at */
-    int last_header_line;      /* line of the most recent "[section]" */
+    int line;             /* line number of the line inih is looking at */
+    int last_header_line; /* line of the most recent "[section]" */
     struct td_ini *ini;
     struct td_diag *diag;
-    const char *current;       /* the section of the previous key, to spot repeats */
+    const char *current; /* the section of the previous key, to spot repeats */
     int failed;
 };
 
@@ -140,8 +140,7 @@ int td_ini_read(const char *path, struct td_ini **out, struct td_diag *diag)
         return -ENOMEM;
     }
     if (rc > 0)
-        td_diag_add(diag, "%s:%d: syntax error (expected '[section]' or 'key = value')", path,
-                    rc);
+        td_diag_add(diag, "%s:%d: syntax error (expected '[section]' or 'key = value')", path, rc);
     *out = ini;
     return 0;
 }

@@ -81,9 +81,9 @@ int td_instances_create(struct td_engine *engine, struct td_diag *diag)
                          ? d->channel->create(&in->host, &cfg, &in->state, &err)
                          : d->trigger->create(&in->host, &cfg, &in->state, &err);
             if (rc < 0) {
-                td_diag_add(diag, "%s:%d: [%s] plugin %s refused its configuration: %s",
-                            org->path, in->cfg->section->line, in->cfg->section->name,
-                            in->cfg->plugin, err.message[0] ? err.message : "no reason given");
+                td_diag_add(diag, "%s:%d: [%s] plugin %s refused its configuration: %s", org->path,
+                            in->cfg->section->line, in->cfg->section->name, in->cfg->plugin,
+                            err.message[0] ? err.message : "no reason given");
                 td_instance_settings_destroy(in->settings);
                 in->settings = NULL;
                 goto out_fail;

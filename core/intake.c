@@ -20,8 +20,7 @@
 
 /* Parses the active sequences; a document that no longer parses is logged
  * and left out (imports validate, so this means a hand-edited row). */
-static size_t intake_sequences(json_t *docs, const char *org, struct td_sequence **out,
-                               size_t cap)
+static size_t intake_sequences(json_t *docs, const char *org, struct td_sequence **out, size_t cap)
 {
     size_t n = 0;
     size_t i;
@@ -62,8 +61,7 @@ static int intake_expand(PGconn *c, const char *org, const char *tz_default,
     if (have_prev)
         td_booking_clear(&prev);
     if (t.stale || t.unchanged)
-        return td_store_event_done(c, org, ev->id, t.stale ? "stale" : "unchanged", 0, err,
-                                   errcap);
+        return td_store_event_done(c, org, ev->id, t.stale ? "stale" : "unchanged", 0, err, errcap);
     const char *tz = b->timezone ? b->timezone : tz_default;
     if (td_store_booking_save(c, org, b, tz, ev->id, err, errcap) < 0)
         return -EIO;
@@ -130,8 +128,7 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         rc = td_store_event_insert(c, org, source->cfg->name, ev->idempotency_key, ev->kind,
                                    ev->payload, ev->payload_len, &row, err, sizeof(err));
     if (rc == 0 && !row.duplicate)
-        rc = intake_expand(c, org, source->org->timezone, &b, &row, &scheduled, err,
-                           sizeof(err));
+        rc = intake_expand(c, org, source->org->timezone, &b, &row, &scheduled, err, sizeof(err));
     if (rc == 0)
         rc = td_store_commit(c, err, sizeof(err));
     if (rc < 0) {

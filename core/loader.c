@@ -106,8 +106,8 @@ static const char *loader_check_ops(const struct td_plugin *d)
     return "unknown plugin kind (neither channel nor trigger)";
 }
 
-int td_loader_open_file(const char *path, const char *expected_name,
-                        struct td_loaded_plugin *out, struct td_diag *diag)
+int td_loader_open_file(const char *path, const char *expected_name, struct td_loaded_plugin *out,
+                        struct td_diag *diag)
 {
     memset(out, 0, sizeof(*out));
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -193,8 +193,8 @@ static const struct td_loaded_plugin *loader_load(struct td_loader *l, const cha
             continue;
         }
         if (found) {
-            td_diag_add(diag, "%s: refused: duplicate plugin '%s' (already found at %s)",
-                        candidate, name, found);
+            td_diag_add(diag, "%s: refused: duplicate plugin '%s' (already found at %s)", candidate,
+                        name, found);
             free(candidate);
             free(found);
             td_buf_reset(&file);
@@ -279,7 +279,8 @@ int td_loader_scan(struct td_loader *loader, struct td_diag *diag)
         qsort(names, count, sizeof(*names), loader_cmp_names);
     for (size_t i = 0; i < count; i++) {
         /* a name in two folders is listed twice; check it once */
-        if ((i == 0 || strcmp(names[i], names[i - 1]) != 0) && !td_loader_get(loader, names[i], diag))
+        if ((i == 0 || strcmp(names[i], names[i - 1]) != 0) &&
+            !td_loader_get(loader, names[i], diag))
             refused++;
     }
     for (size_t i = 0; i < count; i++)

@@ -36,7 +36,7 @@ int td_loader_scan(struct td_loader *loader, struct td_diag *diag);
 /* Loads and checks the single file path under plugin name expected_name.
  * Returns 0 and fills *out, or -EINVAL with the reason in diag. Exposed for
  * tests; td_loader_get is the normal way in. */
-int td_loader_open_file(const char *path, const char *expected_name,
-                        struct td_loaded_plugin *out, struct td_diag *diag);
+int td_loader_open_file(const char *path, const char *expected_name, struct td_loaded_plugin *out,
+                        struct td_diag *diag);
 
 #endif

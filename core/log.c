@@ -41,8 +41,8 @@ void td_vlog(enum td_log_level level, const char *org, const char *component, co
 
     struct td_buf line = {0};
     td_buf_printf(&line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  ts.tv_nsec / 1000000, level_names[level]);
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                  level_names[level]);
     if (org || component)
         td_buf_printf(&line, "[%s%s%s] ", org ? org : "", org && component ? "/" : "",
                       component ? component : "");

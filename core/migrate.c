@@ -45,8 +45,8 @@ static int migrate_one(PGconn *conn, const struct td_migration *m, char *err, si
 {
     if (td_db_exec(conn, "BEGIN", err, errcap) < 0)
         return -EIO;
-    if (td_db_exec(conn, "SELECT pg_advisory_xact_lock(hashtext('tidings.migrate'))", err,
-                   errcap) < 0)
+    if (td_db_exec(conn, "SELECT pg_advisory_xact_lock(hashtext('tidings.migrate'))", err, errcap) <
+        0)
         goto out_rollback;
     /* Another engine may have applied it while we waited for the lock. */
     int version;
@@ -83,13 +83,12 @@ out_rollback:
 
 int td_migrate(PGconn *conn, FILE *progress, char *err, size_t errcap)
 {
-    static const char bootstrap[] =
-        "SET client_min_messages = warning;"
-        "CREATE SCHEMA IF NOT EXISTS tidings;"
-        "CREATE TABLE IF NOT EXISTS tidings.schema_version ("
-        "  version integer PRIMARY KEY,"
-        "  name text NOT NULL,"
-        "  applied_at timestamptz NOT NULL DEFAULT now())";
+    static const char bootstrap[] = "SET client_min_messages = warning;"
+                                    "CREATE SCHEMA IF NOT EXISTS tidings;"
+                                    "CREATE TABLE IF NOT EXISTS tidings.schema_version ("
+                                    "  version integer PRIMARY KEY,"
+                                    "  name text NOT NULL,"
+                                    "  applied_at timestamptz NOT NULL DEFAULT now())";
     if (td_db_exec(conn, bootstrap, err, errcap) < 0)
         return -EIO;
     int version;

@@ -87,12 +87,14 @@ json_t *td_objects_file_load(const char *path, json_t *known_templates, struct t
                 const struct td_send *send = &s->steps[st].sends[x];
                 const char *ch = template_channel(templates, known_templates, send->template_key);
                 if (!ch)
-                    td_diag_add(diag, "%s: sequences[%zu].steps[%zu].send[%zu].template: '%s' "
-                                      "does not exist",
+                    td_diag_add(diag,
+                                "%s: sequences[%zu].steps[%zu].send[%zu].template: '%s' "
+                                "does not exist",
                                 path, i, st, x, send->template_key);
                 else if (strcmp(ch, send->channel) != 0)
-                    td_diag_add(diag, "%s: sequences[%zu].steps[%zu].send[%zu].template: '%s' is "
-                                      "a %s template, not %s",
+                    td_diag_add(diag,
+                                "%s: sequences[%zu].steps[%zu].send[%zu].template: '%s' is "
+                                "a %s template, not %s",
                                 path, i, st, x, send->template_key, ch, send->channel);
             }
         }

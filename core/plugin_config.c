@@ -133,8 +133,8 @@ int td_plugin_config_build(const struct td_org_config *org, const struct td_inst
             continue;
         char *known = plugin_key_list(plugin);
         td_diag_add(diag, "%s:%d: [%s] unknown key '%s' (plugin %s knows: %s)", org->path,
-                    section->entries[j].line, section->name, section->entries[j].key,
-                    inst->plugin, known && *known ? known : "no keys");
+                    section->entries[j].line, section->name, section->entries[j].key, inst->plugin,
+                    known && *known ? known : "no keys");
         free(known);
         problems++;
     }

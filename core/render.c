@@ -62,11 +62,26 @@ static int next_tag(const char *p, const char *end, struct tag *t, char *err, si
     const char *n = body;
     if (!triple && n < close) {
         switch (*n) {
-        case '#': t->kind = TAG_SECTION; n++; break;
-        case '^': t->kind = TAG_INVERTED; n++; break;
-        case '/': t->kind = TAG_CLOSE; n++; break;
-        case '!': t->kind = TAG_COMMENT; n++; break;
-        case '&': t->kind = TAG_RAW; n++; break;
+        case '#':
+            t->kind = TAG_SECTION;
+            n++;
+            break;
+        case '^':
+            t->kind = TAG_INVERTED;
+            n++;
+            break;
+        case '/':
+            t->kind = TAG_CLOSE;
+            n++;
+            break;
+        case '!':
+            t->kind = TAG_COMMENT;
+            n++;
+            break;
+        case '&':
+            t->kind = TAG_RAW;
+            n++;
+            break;
         default: break;
         }
     }
@@ -98,8 +113,8 @@ static int find_close(const char *p, const char *end, const struct tag *open, st
         } else if (t.kind == TAG_CLOSE) {
             if (depth == 0) {
                 if (t.name_len != open->name_len || memcmp(t.name, open->name, t.name_len)) {
-                    snprintf(err, cap, "section '%.*s' is closed by '%.*s'",
-                             (int)open->name_len, open->name, (int)t.name_len, t.name);
+                    snprintf(err, cap, "section '%.*s' is closed by '%.*s'", (int)open->name_len,
+                             open->name, (int)t.name_len, t.name);
                     return -EINVAL;
                 }
                 *close = t;
@@ -248,8 +263,7 @@ static int render_span(struct render_state *st, const char *p, const char *end)
             snprintf(st->err, st->errcap, "'{{/%.*s}}' closes no open section", (int)t.name_len,
                      t.name);
             return -EINVAL;
-        case TAG_COMMENT:
-            break;
+        case TAG_COMMENT: break;
         }
     }
     if (rc < 0)
@@ -274,8 +288,8 @@ int td_render(const char *tmpl, json_t *ctx, bool html, char **out, char *err, s
     return *out ? 0 : -ENOMEM;
 }
 
-int td_render_names(const char *tmpl, int (*fn)(void *ctx, const char *name, size_t len),
-                    void *ctx, char *err, size_t errcap)
+int td_render_names(const char *tmpl, int (*fn)(void *ctx, const char *name, size_t len), void *ctx,
+                    char *err, size_t errcap)
 {
     const char *p = tmpl;
     const char *end = tmpl + strlen(tmpl);

@@ -19,7 +19,7 @@ int td_render(const char *tmpl, json_t *ctx, bool html, char **out, char *err, s
 /* Calls fn for every variable or section name tmpl uses (dotted names whole,
  * names inside sections included). Returns 0, -EINVAL with err for a broken
  * template, or the first non-zero value fn returned. */
-int td_render_names(const char *tmpl, int (*fn)(void *ctx, const char *name, size_t len),
-                    void *ctx, char *err, size_t errcap);
+int td_render_names(const char *tmpl, int (*fn)(void *ctx, const char *name, size_t len), void *ctx,
+                    char *err, size_t errcap);
 
 #endif

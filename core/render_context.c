@@ -5,24 +5,23 @@
 #include <string.h>
 
 const char *const td_render_variable_names[] = {
-    "firstName",   "lastName",     "fullName",     "email",      "phone",
-    "eventName",   "eventDate",    "eventTime",    "eventEndDate", "eventEndTime",
-    "locationName", "bookingRef",  "daysUntil",    "orgName",    NULL,
+    "firstName",    "lastName",   "fullName",  "email",        "phone",
+    "eventName",    "eventDate",  "eventTime", "eventEndDate", "eventEndTime",
+    "locationName", "bookingRef", "daysUntil", "orgName",      NULL,
 };
 
 static const char *const months_de[] = {"Januar",    "Februar", "März",     "April",
                                         "Mai",       "Juni",    "Juli",     "August",
                                         "September", "Oktober", "November", "Dezember"};
-static const char *const months_en[] = {"January", "February", "March",     "April",
-                                        "May",     "June",     "July",      "August",
-                                        "September", "October", "November", "December"};
+static const char *const months_en[] = {"January",   "February", "March",    "April",
+                                        "May",       "June",     "July",     "August",
+                                        "September", "October",  "November", "December"};
 static const char *const days_de[] = {"Sonntag",    "Montag",  "Dienstag", "Mittwoch",
                                       "Donnerstag", "Freitag", "Samstag"};
 static const char *const days_en[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                       "Thursday", "Friday", "Saturday"};
 
-void td_format_local_date(const struct td_local_time *t, const char *locale, char *buf,
-                          size_t cap)
+void td_format_local_date(const struct td_local_time *t, const char *locale, char *buf, size_t cap)
 {
     if (!t->set || t->month < 1 || t->month > 12 || t->weekday < 0 || t->weekday > 6) {
         snprintf(buf, cap, "%s", "");

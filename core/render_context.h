@@ -15,12 +15,12 @@ struct td_local_time {
 };
 
 struct td_render_input {
-    json_t *booking;      /* the booking document (borrowed) */
+    json_t *booking; /* the booking document (borrowed) */
     const char *org_name;
-    const char *locale;   /* "de" or "en": the customer's, else the organization's */
+    const char *locale; /* "de" or "en": the customer's, else the organization's */
     struct td_local_time start;
     struct td_local_time end;
-    int days_until;       /* calendar days from today to the start, local */
+    int days_until; /* calendar days from today to the start, local */
 };
 
 /* Builds the context: firstName, lastName, fullName, email, phone, eventName,
@@ -35,7 +35,6 @@ extern const char *const td_render_variable_names[];
 
 /* Formats a local date in locale into buf: "Samstag, 5. Dezember 2026" or
  * "Saturday, 5 December 2026". */
-void td_format_local_date(const struct td_local_time *t, const char *locale, char *buf,
-                          size_t cap);
+void td_format_local_date(const struct td_local_time *t, const char *locale, char *buf, size_t cap);
 
 #endif

@@ -54,8 +54,7 @@ static int secret_from_file(const char *path, const char *base_dir, char **out, 
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if (b.len + n > SECRET_MAX_BYTES) {
-            snprintf(err, errcap, "secret file %s is larger than %d bytes", full,
-                     SECRET_MAX_BYTES);
+            snprintf(err, errcap, "secret file %s is larger than %d bytes", full, SECRET_MAX_BYTES);
             rc = -EFBIG;
             goto out_close;
         }

@@ -159,8 +159,9 @@ static int seq_step(json_t *s, size_t index, struct td_sequence *seq, char *err,
     }
     json_t *at = json_object_get(s, "at");
     if (!json_is_object(at)) {
-        snprintf(err, cap, "%s.at: required, an object like {\"from\": \"start\", \"offset\": "
-                           "\"-1d\"}",
+        snprintf(err, cap,
+                 "%s.at: required, an object like {\"from\": \"start\", \"offset\": "
+                 "\"-1d\"}",
                  path);
         return -EINVAL;
     }
@@ -257,8 +258,7 @@ int td_sequence_parse(json_t *doc, struct td_sequence **out, char *err, size_t e
         goto out_fail;
     if (strcmp(seq->status, "active") != 0 && strcmp(seq->status, "paused") != 0 &&
         strcmp(seq->status, "archived") != 0 && strcmp(seq->status, "draft") != 0) {
-        snprintf(err, errcap, "status: '%s' is not active, paused, archived or draft",
-                 seq->status);
+        snprintf(err, errcap, "status: '%s' is not active, paused, archived or draft", seq->status);
         goto out_fail;
     }
     json_t *trigger = json_object_get(doc, "trigger");
@@ -269,8 +269,9 @@ int td_sequence_parse(json_t *doc, struct td_sequence **out, char *err, size_t e
     if (seq_string(trigger, "trigger", "on", true, &seq->trigger_on, err, errcap) < 0)
         goto out_fail;
     if (!td_event_name_known(seq->trigger_on)) {
-        snprintf(err, errcap, "trigger.on: '%s' is not a booking event (booking.created, "
-                              "booking.confirmed, ...)",
+        snprintf(err, errcap,
+                 "trigger.on: '%s' is not a booking event (booking.created, "
+                 "booking.confirmed, ...)",
                  seq->trigger_on);
         goto out_fail;
     }

@@ -27,9 +27,9 @@ struct td_send {
 struct td_step {
     const char *id;
     enum td_anchor anchor;
-    int offset_days;    /* calendar days in the booking's time zone */
-    int offset_minutes; /* absolute minutes */
-    int local_minute;   /* minute of the local day (09:00 = 540), or -1 */
+    int offset_days;       /* calendar days in the booking's time zone */
+    int offset_minutes;    /* absolute minutes */
+    int local_minute;      /* minute of the local day (09:00 = 540), or -1 */
     long min_lead_minutes; /* skip when booked later than this before the moment; -1 */
     struct td_send *sends;
     size_t send_count;

@@ -66,14 +66,14 @@ int td_store_sequences_active(PGconn *c, const char *org, json_t **out, char *er
 /* Saves body as a new version of (org, kind, key) unless the newest version
  * is equal. *version gets the version now current; *changed whether a new
  * one was written. */
-int td_store_object_put(PGconn *c, const char *org, const char *kind, const char *key,
-                        json_t *body, const char *created_by, int *version, bool *changed,
-                        char *err, size_t errcap);
+int td_store_object_put(PGconn *c, const char *org, const char *kind, const char *key, json_t *body,
+                        const char *created_by, int *version, bool *changed, char *err,
+                        size_t errcap);
 
 /* Reads the newest version of every object of kind for org into *out (a new
  * JSON array of bodies, ordered by key; caller decrefs). */
-int td_store_objects_current(PGconn *c, const char *org, const char *kind, json_t **out,
-                             char *err, size_t errcap);
+int td_store_objects_current(PGconn *c, const char *org, const char *kind, json_t **out, char *err,
+                             size_t errcap);
 
 /* ---- dispatch (store_dispatch.c) ---- */
 
@@ -89,8 +89,8 @@ struct td_claimed {
     char *sequence_key;
     char *step_id;
     int64_t scheduled_ms;
-    int64_t deadline_ms; /* -1: none */
-    json_t *booking;     /* the booking's document, NULL if gone */
+    int64_t deadline_ms;   /* -1: none */
+    json_t *booking;       /* the booking's document, NULL if gone */
     json_t *template_body; /* the newest template version, NULL if missing */
     struct td_local_time start;
     struct td_local_time end;

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-                     char *err, size_t errcap)
+PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                     size_t errcap)
 {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);

@@ -8,8 +8,8 @@
 
 /* Runs sql with text parameters. Returns the result when its status is
  * COMMAND_OK or TUPLES_OK (caller PQclears), else NULL with err set. */
-PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
-                     char *err, size_t errcap);
+PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
+                     size_t errcap);
 
 /* Reads a bigint / integer column value (NULL reads as dflt). */
 int64_t store_int64(PGresult *r, int row, int col, int64_t dflt);

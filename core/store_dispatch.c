@@ -41,8 +41,8 @@ static void column_local_time(PGresult *r, int row, int col, struct td_local_tim
     if (PQgetisnull(r, row, col))
         return;
     int dow = 0;
-    if (sscanf(PQgetvalue(r, row, col), "%d %d %d %d %d %d", &t->year, &t->month, &t->day,
-               &t->hour, &t->minute, &dow) == 6) {
+    if (sscanf(PQgetvalue(r, row, col), "%d %d %d %d %d %d", &t->year, &t->month, &t->day, &t->hour,
+               &t->minute, &dow) == 6) {
         t->weekday = dow - 1;
         t->set = true;
     }
@@ -136,12 +136,12 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
     json_t *rows = json_array();
     for (size_t i = 0; i < count; i++) {
         const struct td_outcome *o = &items[i];
-        json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i}",
-                                "org_id", o->org_id, "id", (json_int_t)o->id, "token",
-                                (json_int_t)o->lease_token, "status", o->status, "reason",
-                                o->reason, "provider_id", o->provider_id, "recipient",
-                                o->recipient, "rendered", o->rendered, "retry_at_ms",
-                                (json_int_t)o->retry_at_ms, "attempt_delta", o->attempt_delta);
+        json_t *row =
+            json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i}", "org_id", o->org_id,
+                      "id", (json_int_t)o->id, "token", (json_int_t)o->lease_token, "status",
+                      o->status, "reason", o->reason, "provider_id", o->provider_id, "recipient",
+                      o->recipient, "rendered", o->rendered, "retry_at_ms",
+                      (json_int_t)o->retry_at_ms, "attempt_delta", o->attempt_delta);
         json_array_append_new(rows, row);
     }
     char *text = json_dumps(rows, JSON_COMPACT);
@@ -157,7 +157,8 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
         "       rendered = coalesce(o.rendered, m.rendered),"
         "       attempts = m.attempts + o.attempt_delta,"
         "       scheduled_for = CASE WHEN o.status = 'scheduled'"
-        "                       THEN greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"
+        "                       THEN greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / "
+        "1000.0))"
         "                       ELSE m.scheduled_for END,"
         "       sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"
         "       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"

@@ -76,13 +76,14 @@ int td_store_booking_lock(PGconn *c, const char *org, const char *booking_id, js
 {
     *prev = NULL;
     const char *params[] = {org, booking_id};
-    PGresult *r = store_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))",
-                             2, params, err, errcap);
+    PGresult *r =
+        store_exec(c, "SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))", 2,
+                   params, err, errcap);
     if (!r)
         return -EIO;
     PQclear(r);
-    r = store_exec(c, "SELECT doc FROM tidings.bookings WHERE org_id = $1 AND booking_id = $2",
-                   2, params, err, errcap);
+    r = store_exec(c, "SELECT doc FROM tidings.bookings WHERE org_id = $1 AND booking_id = $2", 2,
+                   params, err, errcap);
     if (!r)
         return -EIO;
     if (PQntuples(r) == 1) {
@@ -102,8 +103,14 @@ int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b
     char start[32], end[32], id[24];
     snprintf(start, sizeof(start), "%lld", (long long)b->start_ms);
     snprintf(end, sizeof(end), "%lld", (long long)b->end_ms);
-    const char *params[] = {org,   b->id, b->status, start, b->end_ms >= 0 ? end : NULL,
-                            tz,    doc,   store_itoa(event_id, id, sizeof(id))};
+    const char *params[] = {org,
+                            b->id,
+                            b->status,
+                            start,
+                            b->end_ms >= 0 ? end : NULL,
+                            tz,
+                            doc,
+                            store_itoa(event_id, id, sizeof(id))};
     PGresult *r = store_exec(
         c,
         "INSERT INTO tidings.bookings (org_id, booking_id, status, starts_at, ends_at, timezone, "
@@ -126,12 +133,11 @@ static char *plan_json(const struct td_plan *plan)
     json_t *rows = json_array();
     for (size_t i = 0; i < plan->count; i++) {
         const struct td_planned *p = &plan->items[i];
-        json_t *row = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:s?}", "sequence_key",
-                                p->sequence_key, "step_id", p->step_id, "channel", p->channel,
-                                "template_key", p->template_key, "anchor_ms",
-                                (json_int_t)p->anchor_ms, "offset_days", p->offset_days,
-                                "offset_minutes", p->offset_minutes, "local_minute",
-                                p->local_minute, "skip_reason", p->skip_reason);
+        json_t *row = json_pack(
+            "{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:s?}", "sequence_key", p->sequence_key,
+            "step_id", p->step_id, "channel", p->channel, "template_key", p->template_key,
+            "anchor_ms", (json_int_t)p->anchor_ms, "offset_days", p->offset_days, "offset_minutes",
+            p->offset_minutes, "local_minute", p->local_minute, "skip_reason", p->skip_reason);
         if (row && p->deadline_ms >= 0)
             json_object_set_new(row, "deadline_ms", json_integer(p->deadline_ms));
         json_array_append_new(rows, row);
@@ -152,7 +158,8 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
     if (!rows)
         return -ENOMEM;
     char id[24], grace[16];
-    const char *params[] = {org,  booking_id, tz, store_itoa(event_id, id, sizeof(id)),
+    const char *params[] = {org,  booking_id,
+                            tz,   store_itoa(event_id, id, sizeof(id)),
                             rows, store_itoa(TD_LATE_GRACE_S, grace, sizeof(grace))};
     PGresult *r = store_exec(
         c,

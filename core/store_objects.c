@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-int td_store_object_put(PGconn *c, const char *org, const char *kind, const char *key,
-                        json_t *body, const char *created_by, int *version, bool *changed,
-                        char *err, size_t errcap)
+int td_store_object_put(PGconn *c, const char *org, const char *kind, const char *key, json_t *body,
+                        const char *created_by, int *version, bool *changed, char *err,
+                        size_t errcap)
 {
     *changed = false;
     *version = 0;
@@ -40,8 +40,8 @@ int td_store_object_put(PGconn *c, const char *org, const char *kind, const char
     return 0;
 }
 
-int td_store_objects_current(PGconn *c, const char *org, const char *kind, json_t **out,
-                             char *err, size_t errcap)
+int td_store_objects_current(PGconn *c, const char *org, const char *kind, json_t **out, char *err,
+                             size_t errcap)
 {
     *out = NULL;
     const char *params[] = {org, kind};

@@ -59,9 +59,8 @@ int td_template_parse(json_t *doc, struct td_template **out, char *err, size_t e
     json_t *channel = json_object_get(doc, "channel");
     char *checked = NULL;
     char why[160];
-    if (!json_is_string(key) ||
-        td_value_normalize(TD_VALUE_ID, json_string_value(key), NULL, 0, 0, &checked, why,
-                           sizeof(why)) < 0) {
+    if (!json_is_string(key) || td_value_normalize(TD_VALUE_ID, json_string_value(key), NULL, 0, 0,
+                                                   &checked, why, sizeof(why)) < 0) {
         snprintf(err, errcap, "key: required, lower-case letters, digits, '-' and '_'");
         goto out_fail;
     }

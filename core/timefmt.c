@@ -43,8 +43,7 @@ int td_time_parse(const char *s, int64_t *out)
 {
     const char *p = s;
     int y, mo, d, h, mi, sec = 0, ms = 0;
-    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-        digits(&p, 2, &d))
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d))
         return -EINVAL;
     if (*p != 'T' && *p != 't' && *p != ' ')
         return -EINVAL;
@@ -84,8 +83,8 @@ int td_time_parse(const char *s, int64_t *out)
     }
     if (*p)
         return -EINVAL;
-    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 60)
+    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60)
         return -EINVAL;
     int64_t days = td_days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + (sec == 60 ? 59 : sec) - offset_min * 60;

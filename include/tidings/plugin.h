@@ -167,8 +167,8 @@ struct td_http_call {
 };
 
 struct td_http_reply {
-    int status;             /* 0 when no HTTP answer arrived */
-    char *body;             /* engine-owned; release with host->http_reply_release */
+    int status; /* 0 when no HTTP answer arrived */
+    char *body; /* engine-owned; release with host->http_reply_release */
     size_t body_len;
     int64_t retry_after_ms; /* from Retry-After, or -1 */
     char error[256];        /* transport error when status == 0 */
@@ -201,16 +201,16 @@ struct td_submit_result {
 /* ---- Messages, to channels ---- */
 
 struct td_message {
-    const char *id;              /* the engine's message id */
-    const char *idempotency_key; /* stable across retries and restarts */
-    const char *channel;         /* "email", "sms", "whatsapp", ... */
-    const char *to;              /* e-mail address or E.164 number */
-    const char *to_name;         /* may be NULL */
-    const char *subject;         /* email; may be NULL */
-    const char *text;            /* plain text body (email, sms, whatsapp free text) */
-    const char *html;            /* email; may be NULL */
-    const char *wa_template;     /* whatsapp: approved template name, or NULL */
-    const char *wa_language;     /* whatsapp: template language */
+    const char *id;               /* the engine's message id */
+    const char *idempotency_key;  /* stable across retries and restarts */
+    const char *channel;          /* "email", "sms", "whatsapp", ... */
+    const char *to;               /* e-mail address or E.164 number */
+    const char *to_name;          /* may be NULL */
+    const char *subject;          /* email; may be NULL */
+    const char *text;             /* plain text body (email, sms, whatsapp free text) */
+    const char *html;             /* email; may be NULL */
+    const char *wa_template;      /* whatsapp: approved template name, or NULL */
+    const char *wa_language;      /* whatsapp: template language */
     const char *const *wa_params; /* whatsapp: positional placeholders */
     size_t wa_param_count;
     const char *unsubscribe_url; /* one-click unsubscribe, or NULL */

@@ -27,9 +27,13 @@ struct outbox {
 };
 
 static const struct td_config_key outbox_keys[] = {
-    {.name = "dir", .type = TD_KEY_PATH, .required = true,
+    {.name = "dir",
+     .type = TD_KEY_PATH,
+     .required = true,
      .help = "folder the message files are written to (created when missing)"},
-    {.name = "from", .type = TD_KEY_STRING, .default_value = "Tidings <tidings@localhost>",
+    {.name = "from",
+     .type = TD_KEY_STRING,
+     .default_value = "Tidings <tidings@localhost>",
      .help = "the From: of e-mail messages"},
 };
 
@@ -211,7 +215,7 @@ static int outbox_write_file(const char *dir, const char *name, const char *data
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
-        snprintf(err, errcap, "cannot create %s: %s", tmp, strerror(errno));
+        snprintf(err, errcap, "cannot create .%.100s.tmp: %s", name, strerror(errno));
         return -errno;
     }
     size_t off = 0;
@@ -219,7 +223,7 @@ static int outbox_write_file(const char *dir, const char *name, const char *data
         ssize_t w = write(fd, data + off, len - off);
         if (w < 0) {
             int e = errno;
-            snprintf(err, errcap, "cannot write %s: %s", tmp, strerror(e));
+            snprintf(err, errcap, "cannot write .%.100s.tmp: %s", name, strerror(e));
             close(fd);
             unlink(tmp);
             return -e;
@@ -228,7 +232,7 @@ static int outbox_write_file(const char *dir, const char *name, const char *data
     }
     if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
         int e = errno;
-        snprintf(err, errcap, "cannot finish %s: %s", path, strerror(e));
+        snprintf(err, errcap, "cannot finish %.100s: %s", name, strerror(e));
         unlink(tmp);
         return -e;
     }

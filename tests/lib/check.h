@@ -19,8 +19,8 @@ static inline void check_true(int ok, const char *expr, const char *file, int li
     }
 }
 
-static inline void check_str(const char *got, const char *want, const char *expr,
-                             const char *file, int line)
+static inline void check_str(const char *got, const char *want, const char *expr, const char *file,
+                             int line)
 {
     check_count++;
     if (!got || strcmp(got, want) != 0) {
@@ -36,14 +36,14 @@ static inline void check_contains(const char *got, const char *part, const char 
     check_count++;
     if (!got || !strstr(got, part)) {
         check_failures++;
-        fprintf(stderr, "%s:%d: %s\n    got:  \"%s\"\n    want it to contain: \"%s\"\n", file,
-                line, expr, got ? got : "(null)", part);
+        fprintf(stderr, "%s:%d: %s\n    got:  \"%s\"\n    want it to contain: \"%s\"\n", file, line,
+                expr, got ? got : "(null)", part);
     }
 }
 
-#define CHECK(expr)             check_true(!!(expr), #expr, __FILE__, __LINE__)
-#define CHECK_STR(got, want)    check_str((got), (want), #got, __FILE__, __LINE__)
-#define CHECK_HAS(got, part)    check_contains((got), (part), #got, __FILE__, __LINE__)
+#define CHECK(expr)          check_true(!!(expr), #expr, __FILE__, __LINE__)
+#define CHECK_STR(got, want) check_str((got), (want), #got, __FILE__, __LINE__)
+#define CHECK_HAS(got, part) check_contains((got), (part), #got, __FILE__, __LINE__)
 
 static inline int check_exit(const char *name)
 {

@@ -14,8 +14,8 @@ static int tmpdir_used;
 static inline void tmpdir_remove_all(void)
 {
     for (int i = 0; i < tmpdir_used; i++) {
-        char cmd[64];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir_paths[i]);
+        char cmd[96];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%.31s'", tmpdir_paths[i]);
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", tmpdir_paths[i]);
     }
@@ -23,7 +23,7 @@ static inline void tmpdir_remove_all(void)
 
 static inline const char *tmpdir_create(void)
 {
-    char (*paths)[32] = tmpdir_paths;
+    char(*paths)[32] = tmpdir_paths;
     if (tmpdir_used == 0)
         atexit(tmpdir_remove_all);
     if (tmpdir_used == 16) {

@@ -18,11 +18,10 @@ static const char *dir;
 static const char *diag_text(const struct td_diag *d)
 {
     static char text[8192];
+    size_t used = 0;
     text[0] = '\0';
-    for (size_t i = 0; i < d->count; i++) {
-        strncat(text, d->lines[i], sizeof(text) - strlen(text) - 2);
-        strncat(text, "\n", sizeof(text) - strlen(text) - 1);
-    }
+    for (size_t i = 0; i < d->count && used < sizeof(text); i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s\n", d->lines[i]);
     return text;
 }
 
@@ -114,21 +113,21 @@ static void test_engine_problems_name_file_section_line(void)
 {
     make_dir("empty.d");
     tmpdir_write(dir, "bad.ini",
-                 "[database]\n"          /* 1 */
-                 "pool = many\n"         /* 2: bad value; dsn missing */
-                 "[http]\n"              /* 3 */
-                 "listen = nowhere\n"    /* 4 */
-                 "max_bodyy = 10\n"      /* 5: unknown key */
-                 "timeout = 5\n"         /* 6 */
-                 "timeout = 6\n"         /* 7: set twice */
-                 "[plugins]\n"           /* 8 */
-                 "path = p\n"            /* 9 */
-                 "[orgs]\n"              /* 10 */
-                 "dir = empty.d\n"       /* 11 */
-                 "[colour]\n"            /* 12: unknown section */
-                 "red = 1\n"             /* 13 */
-                 "[log]\n"               /* 14 */
-                 "level = loud\n");      /* 15 */
+                 "[database]\n"       /* 1 */
+                 "pool = many\n"      /* 2: bad value; dsn missing */
+                 "[http]\n"           /* 3 */
+                 "listen = nowhere\n" /* 4 */
+                 "max_bodyy = 10\n"   /* 5: unknown key */
+                 "timeout = 5\n"      /* 6 */
+                 "timeout = 6\n"      /* 7: set twice */
+                 "[plugins]\n"        /* 8 */
+                 "path = p\n"         /* 9 */
+                 "[orgs]\n"           /* 10 */
+                 "dir = empty.d\n"    /* 11 */
+                 "[colour]\n"         /* 12: unknown section */
+                 "red = 1\n"          /* 13 */
+                 "[log]\n"            /* 14 */
+                 "level = loud\n");   /* 15 */
     const char *t = problems_of("bad.ini");
     CHECK_HAS(t, "bad.ini:1: [database] missing required key 'dsn'");
     CHECK_HAS(t, "bad.ini:2: [database] pool: 'many' is not a whole number from 1 to 256");
@@ -157,18 +156,18 @@ static void test_org_problems(void)
     make_dir("orgs.d");
     write_engine("orgs.ini", "orgs.d", "");
     tmpdir_write(dir, "orgs.d/acme.ini",
-                 "[org]\n"                         /* 1 */
-                 "id = other\n"                    /* 2: not the file name */
-                 "name = Acme\n"                   /* 3 */
-                 "timezone = Mars/Olympus\n"       /* 4 */
-                 "locale = fr\n"                   /* 5 */
-                 "colour = blue\n"                 /* 6 */
-                 "[channel.email]\n"               /* 7: no plugin */
-                 "dir = x\n"                       /* 8 */
-                 "[channel.Bad Name]\n"            /* 9 */
-                 "plugin = outbox\n"               /* 10 */
-                 "[gadget.x]\n"                    /* 11 */
-                 "a = b\n");                       /* 12 */
+                 "[org]\n"                   /* 1 */
+                 "id = other\n"              /* 2: not the file name */
+                 "name = Acme\n"             /* 3 */
+                 "timezone = Mars/Olympus\n" /* 4 */
+                 "locale = fr\n"             /* 5 */
+                 "colour = blue\n"           /* 6 */
+                 "[channel.email]\n"         /* 7: no plugin */
+                 "dir = x\n"                 /* 8 */
+                 "[channel.Bad Name]\n"      /* 9 */
+                 "plugin = outbox\n"         /* 10 */
+                 "[gadget.x]\n"              /* 11 */
+                 "a = b\n");                 /* 12 */
     tmpdir_write(dir, "orgs.d/noorg.ini", "[channel.email]\nplugin = outbox\n");
     const char *t = problems_of("orgs.ini");
     CHECK_HAS(t, "acme.ini:2: [org] id 'other' does not match the file name (expected 'acme')");
@@ -268,11 +267,11 @@ static void test_plugin_keys(void)
     }
 
     t = plugin_problems("[org]\nid = acme\nname = A\n"
-                        "[channel.email]\n"          /* 4 */
-                        "plugin = fake\n"            /* 5 */
-                        "api_key = plain-text\n"     /* 6: literal secret */
-                        "batch = ten\n"              /* 7 */
-                        "colour = red\n",            /* 8 */
+                        "[channel.email]\n"      /* 4 */
+                        "plugin = fake\n"        /* 5 */
+                        "api_key = plain-text\n" /* 6: literal secret */
+                        "batch = ten\n"          /* 7 */
+                        "colour = red\n",        /* 8 */
                         &s);
     CHECK(s == NULL);
     CHECK_HAS(t, "acme.ini:4: [channel.email] missing required key 'url' (where to send)");

@@ -43,10 +43,11 @@ static const char *booking_error(const char *json)
 
 static void test_bookings(void)
 {
-    const char *ok = "{\"id\":\"B-1\",\"status\":\"confirmed\",\"subtype\":\"class_enrollment\","
-                     "\"start\":\"2026-12-05T10:00:00+01:00\",\"end\":\"2026-12-05T17:00:00+01:00\","
-                     "\"timezone\":\"Europe/Berlin\",\"updated_at\":\"2026-11-25T08:00:00Z\","
-                     "\"customer\":{\"first_name\":\"Anna\",\"locale\":\"en\"},\"data\":{}}";
+    const char *ok =
+        "{\"id\":\"B-1\",\"status\":\"confirmed\",\"subtype\":\"class_enrollment\","
+        "\"start\":\"2026-12-05T10:00:00+01:00\",\"end\":\"2026-12-05T17:00:00+01:00\","
+        "\"timezone\":\"Europe/Berlin\",\"updated_at\":\"2026-11-25T08:00:00Z\","
+        "\"customer\":{\"first_name\":\"Anna\",\"locale\":\"en\"},\"data\":{}}";
     struct td_booking b;
     char err[256];
     CHECK(td_booking_parse(ok, strlen(ok), &b, err, sizeof(err)) == 0);
@@ -109,7 +110,9 @@ static void test_offsets(void)
     CHECK(td_offset_parse("d", &d, &m) < 0);
 }
 
-#define SEQ_HEAD "{\"key\":\"s\",\"name\":\"S\",\"status\":\"active\",\"trigger\":{\"on\":\"booking.confirmed\"},"
+#define SEQ_HEAD                                                                                   \
+    "{\"key\":\"s\",\"name\":\"S\",\"status\":\"active\",\"trigger\":{\"on\":\"booking."           \
+    "confirmed\"},"
 
 static void test_sequence_errors(void)
 {

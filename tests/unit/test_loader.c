@@ -55,10 +55,10 @@ static void test_refusals(void)
     CHECK_HAS(t, BROKEN_DIR "/no_entry.so: refused: missing entry symbol td_plugin_entry()");
     t = refusal("misnamed");
     CHECK_HAS(t, BROKEN_DIR "/misnamed.so: refused: declares the name 'other', but the file is "
-                 "misnamed.so");
+                            "misnamed.so");
     t = refusal("missing_op");
     CHECK_HAS(t, BROKEN_DIR "/missing_op.so: refused: channel plugin without required operation "
-                 "'deliver'");
+                            "'deliver'");
 }
 
 static void test_not_a_shared_object(void)

@@ -50,8 +50,8 @@ static void test_sections(void)
                       "\"outer\":\"O\",\"list\":[\"a\",\"b\"]}";
     CHECK_RENDER("{{#items}}- {{name}}\n{{/items}}", ctx, false, "- Jacke\n- Hut\n");
     CHECK_RENDER("{{#yes}}Y{{/yes}}{{#no}}N{{/no}}{{#missing}}M{{/missing}}", ctx, false, "Y");
-    CHECK_RENDER("{{^no}}not no{{/no}}{{^yes}}not yes{{/yes}}{{^empty}}none{{/empty}}", ctx,
-                 false, "not nonone");
+    CHECK_RENDER("{{^no}}not no{{/no}}{{^yes}}not yes{{/yes}}{{^empty}}none{{/empty}}", ctx, false,
+                 "not nonone");
     CHECK_RENDER("{{^blank}}blank{{/blank}}", ctx, false, "blank");
     CHECK_RENDER("{{#obj}}{{k}} {{outer}}{{/obj}}", ctx, false, "v O");
     CHECK_RENDER("{{#list}}<{{.}}>{{/list}}", ctx, false, "<a><b>");
@@ -80,8 +80,8 @@ static void test_broken_templates(void)
 static int collect(void *ctx, const char *name, size_t len)
 {
     char *buf = ctx;
-    strncat(buf, name, len);
-    strcat(buf, ",");
+    size_t used = strlen(buf);
+    snprintf(buf + used, 256 - used, "%.*s,", (int)len, name);
     return 0;
 }
 
@@ -89,8 +89,8 @@ static void test_names(void)
 {
     char names[256] = "";
     char err[128];
-    CHECK(td_render_names("{{a}} {{#s}}{{b.c}}{{/s}} {{^i}}{{.}}{{/i}}{{! x}}", collect, names,
-                          err, sizeof(err)) == 0);
+    CHECK(td_render_names("{{a}} {{#s}}{{b.c}}{{/s}} {{^i}}{{.}}{{/i}}{{! x}}", collect, names, err,
+                          sizeof(err)) == 0);
     CHECK_STR(names, "a,s,b.c,i,");
     CHECK(td_render_names("{{#s}}", collect, names, err, sizeof(err)) < 0);
 }

@@ -62,7 +62,7 @@ static void test_keys_and_timestamps(void)
     struct webhook_key key;
     CHECK(webhook_key_parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key) < 0); /* no prefix */
     CHECK(webhook_key_parse("whsec_", &key) < 0);
-    CHECK(webhook_key_parse("whsec_c2hvcnQ=", &key) < 0);    /* 5 bytes: a toy key */
+    CHECK(webhook_key_parse("whsec_c2hvcnQ=", &key) < 0);         /* 5 bytes: a toy key */
     CHECK(webhook_key_parse("whsec_!!!!!!!!!!!!!!!!", &key) < 0); /* not base64 */
     int64_t ts;
     CHECK(webhook_timestamp_parse("1614265330", &ts) == 0 && ts == 1614265330);

@@ -31,9 +31,14 @@ struct webhook {
 };
 
 static const struct td_config_key webhook_keys[] = {
-    {.name = "secret", .type = TD_KEY_STRING, .required = true, .secret = true,
+    {.name = "secret",
+     .type = TD_KEY_STRING,
+     .required = true,
+     .secret = true,
      .help = "the Standard Webhooks signing secret, whsec_<base64>"},
-    {.name = "tolerance", .type = TD_KEY_INT, .default_value = "300",
+    {.name = "tolerance",
+     .type = TD_KEY_INT,
+     .default_value = "300",
      .help = "seconds a webhook-timestamp may differ from now"},
 };
 
@@ -108,9 +113,7 @@ static void webhook_handle(void *ctx, const struct td_http_request *req,
                  out.event_id, out.messages_scheduled);
         respond_json(wh, resp, 202, body);
         return;
-    case TD_SUBMIT_INVALID:
-        respond_error(wh, resp, 400, out.error);
-        return;
+    case TD_SUBMIT_INVALID: respond_error(wh, resp, 400, out.error); return;
     case TD_SUBMIT_UNAVAILABLE:
     default:
         wh->host->respond_header(resp, "Retry-After", "5");
@@ -119,8 +122,8 @@ static void webhook_handle(void *ctx, const struct td_http_request *req,
     }
 }
 
-static int webhook_create(const struct td_host *host, const struct td_config *cfg,
-                          void **instance, struct td_error *err)
+static int webhook_create(const struct td_host *host, const struct td_config *cfg, void **instance,
+                          struct td_error *err)
 {
     *instance = NULL;
     struct webhook *wh = calloc(1, sizeof(*wh));

@@ -66,8 +66,7 @@ bool webhook_signature_valid(const struct webhook_key *key, const char *id, cons
                              const char *body, size_t body_len, const char *header)
 {
     char expected[128];
-    if (!header || webhook_sign(key, id, timestamp, body, body_len, expected, sizeof(expected)) <
-                       0)
+    if (!header || webhook_sign(key, id, timestamp, body, body_len, expected, sizeof(expected)) < 0)
         return false;
     size_t elen = strlen(expected);
     bool match = false;

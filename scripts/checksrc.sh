@@ -4,7 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-files=$(git ls-files '*.c' '*.h' 2>/dev/null || find core plugins triggers include tests bench -name '*.[ch]')
+if [ -d .git ] && command -v git >/dev/null; then
+  files=$(git ls-files '*.c' '*.h')
+else
+  files=$(find core plugins triggers include tests bench -name '*.[ch]' 2>/dev/null | sort)
+fi
 
 banned='\b(sprintf|vsprintf|strcpy|strcat|strncat|strncpy|strtok|atoi|atol|atoll|gets)[[:space:]]*\('
 if hits=$(grep -nE "$banned" $files); then

@@ -43,13 +43,25 @@ int main(void)
     CHECK(inst != NULL);
 
     struct td_message msgs[3] = {
-        {.id = "41", .idempotency_key = "k41", .channel = "email", .to = "anna@example.org",
-         .to_name = "Anna Berg", .subject = "Grüße aus dem Hafen", .text = "Hallo Anna",
+        {.id = "41",
+         .idempotency_key = "k41",
+         .channel = "email",
+         .to = "anna@example.org",
+         .to_name = "Anna Berg",
+         .subject = "Grüße aus dem Hafen",
+         .text = "Hallo Anna",
          .html = "<p>Hallo Anna</p>"},
-        {.id = "42", .idempotency_key = "k42", .channel = "sms", .to = "+491711234567",
+        {.id = "42",
+         .idempotency_key = "k42",
+         .channel = "sms",
+         .to = "+491711234567",
          .text = "Hallo \"Anna\"\nbis morgen"},
-        {.id = "43", .idempotency_key = "k43", .channel = "email", .to = "x@example.org",
-         .subject = "Injected\r\nBcc: everyone@example.org", .text = "x"},
+        {.id = "43",
+         .idempotency_key = "k43",
+         .channel = "email",
+         .to = "x@example.org",
+         .subject = "Injected\r\nBcc: everyone@example.org",
+         .text = "x"},
     };
     struct td_result res[3];
     p->channel->deliver(inst, msgs, 3, res);

@@ -1,17 +1,6 @@
 /* A channel plugin without deliver(): the loader must refuse it. */
-#include "tidings/plugin.h"
+#include "noop_ops.h"
 
-static int noop_create(const struct td_host *h, const struct td_config *c, void **i,
-                       struct td_error *e)
-{
-    (void)h, (void)c, (void)e;
-    *i = NULL;
-    return 0;
-}
-static void noop_destroy(void *i)
-{
-    (void)i;
-}
 static const struct td_channel_ops ops = {.create = noop_create, .destroy = noop_destroy};
 static const char *const serves[] = {"email", NULL};
 static const struct td_plugin plugin = {

@@ -70,7 +70,22 @@ static void text_puts(struct outbox_text *t, const char *s)
     text_add(t, s, strlen(s));
 }
 
-/* RFC 2047 encoded-word for header text that is not plain ASCII. */
+/* Appends n bytes of in as base64. */
+static void text_base64(struct outbox_text *t, const unsigned char *in, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned a = in[i], b = i + 1 < n ? in[i + 1] : 0, c = i + 2 < n ? in[i + 2] : 0;
+        char out[4] = {b64[a >> 2], b64[((a & 3) << 4) | (b >> 4)],
+                       i + 1 < n ? b64[((b & 15) << 2) | (c >> 6)] : '=',
+                       i + 2 < n ? b64[c & 63] : '='};
+        text_add(t, out, 4);
+    }
+}
+
+/* Header text that is not plain ASCII becomes RFC 2047 encoded-words of at
+ * most 75 characters (45 bytes each, cut between UTF-8 characters), folded
+ * onto continuation lines. */
 static void text_header_value(struct outbox_text *t, const char *v)
 {
     int ascii = 1;
@@ -82,18 +97,17 @@ static void text_header_value(struct outbox_text *t, const char *v)
         text_puts(t, v);
         return;
     }
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *in = (const unsigned char *)v;
     size_t n = strlen(v);
-    text_puts(t, "=?UTF-8?B?");
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned a = in[i], b = i + 1 < n ? in[i + 1] : 0, c = i + 2 < n ? in[i + 2] : 0;
-        char out[4] = {b64[a >> 2], b64[((a & 3) << 4) | (b >> 4)],
-                       i + 1 < n ? b64[((b & 15) << 2) | (c >> 6)] : '=',
-                       i + 2 < n ? b64[c & 63] : '='};
-        text_add(t, out, 4);
+    for (size_t off = 0; off < n;) {
+        size_t len = n - off < 45 ? n - off : 45;
+        while (len < n - off && len > 1 && (in[off + len] & 0xC0) == 0x80)
+            len--; /* do not split a character */
+        text_puts(t, off ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
+        text_base64(t, in + off, len);
+        text_puts(t, "?=");
+        off += len;
     }
-    text_puts(t, "?=");
 }
 
 /* JSON string with escapes. */

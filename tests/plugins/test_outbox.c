@@ -79,14 +79,20 @@ int main(void)
     CHECK_HAS(eml, "To: Anna Berg <anna@example.org>\r\n");
     CHECK_HAS(eml, "Subject: =?UTF-8?B?R3LDvMOfZSBhdXMgZGVtIEhhZmVu?=\r\n");
     CHECK_HAS(eml, "Message-ID: <k41@tidings.outbox>");
+    /* a long subject is folded into encoded-words of at most 75 characters */
+    msgs[0].subject = "Sportbootführerschein See: Ihre Unterlagen für den Kurs am Samstag";
+    p->channel->deliver(inst, msgs, 1, res);
+    eml = read_file(out, "41.eml");
+    CHECK_HAS(
+        eml, "Subject: =?UTF-8?B?U3BvcnRib290ZsO8aHJlcnNjaGVpbiBTZWU6IElocmUgVW50ZXJsYWdlbiBm?=\r\n"
+             " =?UTF-8?B?w7xyIGRlbiBLdXJzIGFtIFNhbXN0YWc=?=\r\n");
     CHECK_HAS(eml, "Content-Type: multipart/alternative");
     CHECK_HAS(eml, "<p>Hallo Anna</p>");
     char *sms = read_file(out, "42.json");
     CHECK_HAS(sms, "\"to\": \"+491711234567\"");
     CHECK_HAS(sms, "\"text\": \"Hallo \\\"Anna\\\"\\nbis morgen\"");
 
-    /* delivering the same message again replaces its file: no second copy */
-    p->channel->deliver(inst, msgs, 1, res);
+    /* delivering the same message again replaced its file: no second copy */
     CHECK(res[0].status == TD_OK);
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "test $(ls -A '%s' | wc -l) -eq 2", out);

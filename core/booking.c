@@ -117,6 +117,15 @@ int td_booking_from_json(json_t *doc, struct td_booking *out, char *err, size_t 
     }
     if (booking_time(doc, "updated_at", &out->updated_at_ms, err, errcap) < 0)
         return -EINVAL;
+    out->version = -1;
+    json_t *version = json_object_get(doc, "version");
+    if (version && !json_is_null(version)) {
+        if (!json_is_integer(version) || json_integer_value(version) < 0) {
+            snprintf(err, errcap, "version: must be a whole number of 0 or more");
+            return -EINVAL;
+        }
+        out->version = json_integer_value(version);
+    }
     if (booking_string(doc, "timezone", &out->timezone, err, errcap) < 0)
         return -EINVAL;
     if (out->timezone) {
@@ -134,6 +143,14 @@ int td_booking_from_json(json_t *doc, struct td_booking *out, char *err, size_t 
         return -EINVAL;
     if (booking_customer(doc, err, errcap) < 0)
         return -EINVAL;
+    json_t *customer = json_object_get(doc, "customer");
+    json_t *cid = json_object_get(customer, "id");
+    if (cid && !json_is_null(cid) && !json_is_string(cid)) {
+        snprintf(err, errcap, "customer.id: must be a string");
+        return -EINVAL;
+    }
+    out->customer_key = json_is_string(cid) ? json_string_value(cid)
+                                            : json_string_value(json_object_get(customer, "email"));
     json_t *data = json_object_get(doc, "data");
     if (data && !json_is_null(data) && !json_is_object(data)) {
         snprintf(err, errcap, "data: must be an object");

@@ -8,6 +8,9 @@
  *                   "email": "anna@example.org", "phone": "+491711234567",
  *                   "locale": "de" },
  *     "data": { ... free-form ... } }
+ *
+ * "updated_at" or "version" (a whole number) order the states of one booking:
+ * an older state arriving after a newer one is ignored.
  */
 #ifndef TD_BOOKING_H
 #define TD_BOOKING_H
@@ -23,8 +26,10 @@ struct td_booking {
     const char *subtype;  /* NULL when absent */
     const char *timezone; /* NULL: the organization's */
     int64_t start_ms;
-    int64_t end_ms;        /* -1 when absent */
-    int64_t updated_at_ms; /* -1 when absent */
+    int64_t end_ms;           /* -1 when absent */
+    int64_t updated_at_ms;    /* -1 when absent */
+    int64_t version;          /* the sender's version number, -1 when absent */
+    const char *customer_key; /* customer.id, else the e-mail (as given); NULL */
 };
 
 /* Parses and checks a booking document. Returns 0 and fills out (release with

@@ -52,10 +52,12 @@ static int seq_validate(const struct seq_args *a)
         fprintf(stderr, "tidings sequences validate: FILE is required\n");
         return TD_EXIT_USAGE;
     }
-    struct td_diag diag = {0};
-    json_t *doc = td_objects_file_load(a->file, NULL, &diag);
+    struct td_diag diag = {0}, warnings = {0};
+    json_t *doc = td_objects_file_load(a->file, NULL, &diag, &warnings);
     int rc = diag.count ? TD_EXIT_FAILURE : TD_EXIT_OK;
     td_diag_print(&diag, stderr, "");
+    td_diag_print(&warnings, stderr, "warning: ");
+    td_diag_clear(&warnings);
     if (rc == TD_EXIT_OK)
         printf("ok: %s: %zu sequence(s), %zu template(s)\n", a->file,
                json_array_size(json_object_get(doc, "sequences")),
@@ -78,7 +80,17 @@ static int seq_put_all(PGconn *c, const char *org, const char *kind, json_t *lis
         const char *key = json_string_value(json_object_get(item, "key"));
         if (td_store_object_put(c, org, kind, key, item, who, &version, &changed, err, errcap) < 0)
             return -EIO;
-        printf("  %s %-28s v%d%s\n", kind, key, version, changed ? " (new)" : " (unchanged)");
+        printf("  %s %-28s v%d%s", kind, key, version, changed ? " (new)" : " (unchanged)");
+        /* a sequence that is no longer active stops its pending messages */
+        const char *status = json_string_value(json_object_get(item, "status"));
+        int stopped = 0;
+        if (changed && status && strcmp(status, "active") != 0 &&
+            td_store_sequence_stopped(c, org, key, status, &stopped, err, errcap) < 0)
+            return -EIO;
+        if (stopped)
+            printf(", %s: %d pending message%s cancelled", status, stopped,
+                   stopped == 1 ? "" : "s");
+        putchar('\n');
         if (changed)
             (*changed_count)++;
     }
@@ -109,7 +121,10 @@ static int seq_import(struct td_conf *conf, const struct seq_args *a)
         fprintf(stderr, "tidings sequences import: %s\n", err);
         goto out;
     }
-    doc = td_objects_file_load(a->file, known, &diag);
+    struct td_diag warnings = {0};
+    doc = td_objects_file_load(a->file, known, &diag, &warnings);
+    td_diag_print(&warnings, stderr, "warning: ");
+    td_diag_clear(&warnings);
     if (diag.count) {
         td_diag_print(&diag, stderr, "");
         fprintf(stderr, "tidings sequences import: nothing saved (%zu problem%s)\n", diag.count,
@@ -126,7 +141,9 @@ static int seq_import(struct td_conf *conf, const struct seq_args *a)
                     sizeof(err)) < 0 ||
         seq_put_all(c, a->org, "sequence", json_object_get(doc, "sequences"), who, &changed, err,
                     sizeof(err)) < 0 ||
+        (changed && td_store_objects_touch(c, a->org, err, sizeof(err)) < 0) ||
         td_store_commit(c, err, sizeof(err)) < 0) {
+
         td_store_rollback(c);
         fprintf(stderr, "tidings sequences import: nothing saved: %s\n", err);
         goto out;

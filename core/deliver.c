@@ -6,6 +6,7 @@
 #include "log.h"
 #include "render.h"
 #include "render_context.h"
+#include "sms.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -34,6 +35,8 @@ struct prepared {
     json_t *rendered;
     char *reason;
     char *provider_id;
+    char **wa_params; /* rendered WhatsApp placeholders */
+    size_t wa_count;
     bool ready; /* to be handed to the channel plugin */
     bool done;  /* outcome decided */
 };
@@ -96,8 +99,84 @@ static int render_field(json_t *tmpl, const char *field, json_t *ctx, bool html,
     return td_render(json_string_value(v), ctx, html, out, err, errcap);
 }
 
+/* Ends the row as status with a reason and, when the row has a fallback
+ * chain, hands over to its next channel. */
+static void give_up(struct td_outcome *o, struct prepared *p, const char *status, const char *why)
+{
+    set_outcome(o, p, status, "%s", why);
+    o->fallback = p->row->fallback;
+}
+
+/* What conditions need at send time: the dispatcher's own connection. */
+struct deliver_lookup {
+    PGconn *conn;
+    const struct td_claimed *row;
+};
+
+static int deliver_other_bookings(void *ctx, const struct td_other_bookings_query *q, bool *exists)
+{
+    struct deliver_lookup *l = ctx;
+    char err[256];
+    return td_store_other_bookings(l->conn, l->row->org_id, l->row->customer_key,
+                                   l->row->booking_id, l->row->start_ms, l->row->end_ms,
+                                   q->subtypes, q->overlapping, exists, err, sizeof(err));
+}
+
+/* Renders the template's texts and WhatsApp parameters into p. */
+static int render_all(struct prepared *p, json_t *ctx, char *err, size_t errcap)
+{
+    json_t *t = p->row->template_body;
+    int rc = render_field(t, "subject", ctx, false, &p->subject, err, errcap);
+    if (rc == 0)
+        rc = render_field(t, "text", ctx, false, &p->text, err, errcap);
+    if (rc == 0)
+        rc = render_field(t, "html", ctx, true, &p->html, err, errcap);
+    json_t *wa = json_object_get(t, "whatsapp");
+    json_t *params = json_object_get(wa, "params");
+    p->wa_count = json_array_size(params);
+    if (rc == 0 && p->wa_count) {
+        p->wa_params = calloc(p->wa_count, sizeof(*p->wa_params));
+        rc = p->wa_params ? 0 : -ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < p->wa_count; i++) {
+        const char *tmpl = json_string_value(json_array_get(params, i));
+        rc = td_render(tmpl ? tmpl : "", ctx, false, &p->wa_params[i], err, errcap);
+    }
+    return rc;
+}
+
+/* What was sent, kept with the message: texts, WhatsApp parameters, SMS size. */
+static json_t *rendered_record(const struct prepared *p)
+{
+    json_t *r =
+        json_pack("{s:s?, s:s?, s:s?}", "subject", p->subject, "text", p->text, "html", p->html);
+    json_t *wa = json_object_get(p->row->template_body, "whatsapp");
+    if (r && wa) {
+        json_t *params = json_array();
+        for (size_t i = 0; i < p->wa_count; i++)
+            json_array_append_new(params, json_string(p->wa_params[i]));
+        json_object_set_new(r, "whatsapp",
+                            json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(wa, "name"),
+                                      "language", json_object_get(wa, "language"), "params",
+                                      params));
+    }
+    if (r && strcmp(p->row->channel, "sms") == 0) {
+        struct td_sms_size size = td_sms_measure(p->text);
+        json_object_set_new(r, "sms",
+                            json_pack("{s:s, s:I, s:I}", "encoding", size.gsm7 ? "GSM-7" : "UCS-2",
+                                      "characters", (json_int_t)size.units, "segments",
+                                      (json_int_t)size.segments));
+        if (size.segments > 1)
+            td_log(TD_LOG_WARN, p->row->org_id, "sms",
+                   "message %s takes %zu SMS segments (%zu %s characters)", p->id, size.segments,
+                   size.units, size.gsm7 ? "GSM-7" : "UCS-2");
+    }
+    return r;
+}
+
 /* Decides what can be decided before the plugin is called, and renders. */
-static void prepare(struct td_engine *engine, struct prepared *p, struct td_outcome *o, int64_t now)
+static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
+                    struct td_outcome *o, int64_t now)
 {
     struct td_claimed *m = p->row;
     snprintf(p->id, sizeof(p->id), "%" PRId64, m->id);
@@ -116,21 +195,49 @@ static void prepare(struct td_engine *engine, struct prepared *p, struct td_outc
         set_outcome(o, p, "failed", "booking %s is not stored", m->booking_id);
         return;
     }
-    if (!m->template_body) {
-        set_outcome(o, p, "failed", "template '%s' does not exist", m->template_key);
+    /* the step's conditions, against the booking as it is now */
+    struct deliver_lookup lookup = {conn, m};
+    struct td_condition_env env = {m->booking, deliver_other_bookings, &lookup};
+    bool holds = true;
+    char why[256] = "";
+    if (td_condition_eval(m->conditions, &env, &holds, why, sizeof(why)) < 0) {
+        set_outcome(o, p, "scheduled", "conditions could not be checked: %s", why);
+        o->retry_at_ms = now + backoff_ms(m->attempts);
+        o->attempt_delta = -1;
         return;
     }
-    p->channel = td_engine_channel(engine, m->org_id, m->channel);
-    if (!p->channel) {
-        set_outcome(o, p, "skipped", "no [channel.%s] is configured for this organization",
-                    m->channel);
+    if (!holds) {
+        set_outcome(o, p, "skipped", "at send time: %s", why);
         return;
     }
     json_t *customer = json_object_get(m->booking, "customer");
     const char *field = recipient_field(m->channel);
     json_t *addr = json_object_get(customer, field);
+    json_t *consent = json_object_get(json_object_get(customer, "consent"), m->channel);
+    p->channel = td_engine_channel(engine, m->org_id, m->channel);
+    if (!p->channel) {
+        snprintf(why, sizeof(why), "no [channel.%s] is configured for this organization",
+                 m->channel);
+        give_up(o, p, "skipped", why);
+        return;
+    }
+    if (m->requires_consent && !json_is_true(consent)) {
+        snprintf(why, sizeof(why), "the customer has not consented to %s", m->channel);
+        give_up(o, p, "skipped", why);
+        return;
+    }
     if (!json_is_string(addr) || !*json_string_value(addr)) {
-        set_outcome(o, p, "skipped", "the customer has no %s", field);
+        snprintf(why, sizeof(why), "the customer has no %s", field);
+        give_up(o, p, "skipped", why);
+        return;
+    }
+    if (m->suppressed) {
+        snprintf(why, sizeof(why), "the customer's %s is suppressed for %s", field, m->channel);
+        give_up(o, p, "skipped", why);
+        return;
+    }
+    if (!m->template_body) {
+        set_outcome(o, p, "failed", "template '%s' does not exist", m->template_key);
         return;
     }
     p->recipient = strdup(json_string_value(addr));
@@ -145,13 +252,7 @@ static void prepare(struct td_engine *engine, struct prepared *p, struct td_outc
     };
     json_t *ctx = td_render_context(&in);
     char err[256] = "";
-    int rc = ctx ? 0 : -ENOMEM;
-    if (rc == 0)
-        rc = render_field(m->template_body, "subject", ctx, false, &p->subject, err, sizeof(err));
-    if (rc == 0)
-        rc = render_field(m->template_body, "text", ctx, false, &p->text, err, sizeof(err));
-    if (rc == 0)
-        rc = render_field(m->template_body, "html", ctx, true, &p->html, err, sizeof(err));
+    int rc = ctx ? render_all(p, ctx, err, sizeof(err)) : -ENOMEM;
     if (rc == 0)
         p->to_name = strdup(json_string_value(json_object_get(ctx, "fullName")));
     json_decref(ctx);
@@ -160,8 +261,7 @@ static void prepare(struct td_engine *engine, struct prepared *p, struct td_outc
                     *err ? err : "out of memory");
         return;
     }
-    p->rendered =
-        json_pack("{s:s?, s:s?, s:s?}", "subject", p->subject, "text", p->text, "html", p->html);
+    p->rendered = rendered_record(p);
     o->rendered = p->rendered;
     o->recipient = p->recipient;
     p->ready = true;
@@ -182,6 +282,11 @@ static void fill_message(struct td_message *msg, const struct prepared *p)
     msg->booking_id = m->booking_id;
     msg->sequence_key = m->sequence_key;
     msg->step_id = m->step_id;
+    json_t *wa = json_object_get(m->template_body, "whatsapp");
+    msg->wa_template = json_string_value(json_object_get(wa, "name"));
+    msg->wa_language = json_string_value(json_object_get(wa, "language"));
+    msg->wa_params = (const char *const *)p->wa_params;
+    msg->wa_param_count = p->wa_count;
     msg->scheduled_for_ms = m->scheduled_ms;
     msg->deadline_ms = m->deadline_ms;
 }
@@ -220,7 +325,7 @@ static void apply_result(struct prepared *p, struct td_outcome *o, const struct 
         return;
     case TD_FAIL:
     default:
-        set_outcome(o, p, "failed", "%s", r->reason[0] ? r->reason : "refused by the provider");
+        give_up(o, p, "failed", r->reason[0] ? r->reason : "refused by the provider");
         stats->failed++;
         return;
     }
@@ -272,7 +377,7 @@ static void deliver_channel(struct prepared *items, struct td_outcome *outcomes,
     free(index);
 }
 
-int td_deliver_batch(struct td_engine *engine, struct td_claimed *items, size_t count,
+int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *items, size_t count,
                      struct td_outcome *outcomes, void **owned, const atomic_bool *stopping,
                      struct td_deliver_stats *stats)
 {
@@ -289,7 +394,7 @@ int td_deliver_batch(struct td_engine *engine, struct td_claimed *items, size_t 
         o->id = items[i].id;
         o->lease_token = items[i].lease_token;
         prep[i].row = &items[i];
-        prepare(engine, &prep[i], o, now);
+        prepare(engine, conn, &prep[i], o, now);
         if (prep[i].done) {
             if (strcmp(o->status, "expired") == 0)
                 stats->expired++;
@@ -319,6 +424,9 @@ void td_deliver_free(void *owned, size_t count)
         free(prep[i].html);
         free(prep[i].reason);
         free(prep[i].provider_id);
+        for (size_t k = 0; k < prep[i].wa_count && prep[i].wa_params; k++)
+            free(prep[i].wa_params[k]);
+        free(prep[i].wa_params);
         json_decref(prep[i].rendered);
     }
     free(prep);

@@ -17,10 +17,11 @@ struct td_deliver_stats {
 };
 
 /* Works out an outcome for each of the count claimed rows into outcomes[i]
- * (strings in outcomes are owned by *owned, freed with td_deliver_free).
+ * (strings in outcomes are owned by *owned, freed with td_deliver_free);
+ * conn answers send-time condition lookups.
  * When *stopping becomes true, rows not yet handed to a plugin are released.
  * now_ms is the wall clock at the start. */
-int td_deliver_batch(struct td_engine *engine, struct td_claimed *items, size_t count,
+int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *items, size_t count,
                      struct td_outcome *outcomes, void **owned, const atomic_bool *stopping,
                      struct td_deliver_stats *stats);
 void td_deliver_free(void *owned, size_t count);

@@ -107,8 +107,9 @@ static int dispatch_batch(struct td_dispatcher *d)
     struct td_outcome *outcomes = calloc(count, sizeof(*outcomes));
     void *owned = NULL;
     struct td_deliver_stats st;
-    int rc =
-        outcomes ? td_deliver_batch(e, items, count, outcomes, &owned, &d->stopping, &st) : -ENOMEM;
+    int rc = outcomes
+                 ? td_deliver_batch(e, d->work, items, count, outcomes, &owned, &d->stopping, &st)
+                 : -ENOMEM;
     int written = 0;
     if (rc == 0 &&
         td_store_outcomes_write(d->work, outcomes, count, &written, err, sizeof(err)) < 0) {

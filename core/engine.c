@@ -6,6 +6,7 @@
 #include "http_client.h"
 #include "log.h"
 #include "migrate.h"
+#include "sequence_cache.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -113,11 +114,12 @@ int td_engine_run(struct td_conf *conf)
         return 1;
     }
     e.loader = td_loader_create(conf->engine.plugin_path);
+    e.sequences = td_sequence_cache_create();
     e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
     e.http = td_http_server_create(conf->engine.http_listen, (size_t)conf->engine.http_max_body,
                                    (int)conf->engine.http_timeout_s, (int)conf->engine.http_threads,
                                    engine_org_known, &e);
-    if (!e.loader || !e.pool || !e.http) {
+    if (!e.loader || !e.pool || !e.http || !e.sequences) {
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;
     }
@@ -169,6 +171,7 @@ out_cleanup:
     td_http_server_destroy(e.http);
     td_db_pool_destroy(e.pool);
     td_loader_destroy(e.loader);
+    td_sequence_cache_destroy(e.sequences);
     td_http_client_global_cleanup();
     td_diag_clear(&diag);
     if (exit_code == 0)

@@ -13,6 +13,7 @@
 
 struct td_engine;
 struct td_dispatcher;
+struct td_sequence_cache;
 
 /* One plugin instance: a [channel.x] or [trigger.x] section brought to life. */
 struct td_instance {
@@ -34,7 +35,8 @@ struct td_engine {
     struct td_instance *instances;
     size_t instance_count;
     struct td_dispatcher *dispatcher;
-    char owner_id[96]; /* "host:pid", written into leases */
+    struct td_sequence_cache *sequences; /* parsed sequences per organization */
+    char owner_id[96];                   /* "host:pid", written into leases */
 };
 
 /* Checks every instance section of every organization against its plugin

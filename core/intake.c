@@ -7,7 +7,7 @@
 #include "engine.h"
 #include "expand.h"
 #include "log.h"
-#include "sequence.h"
+#include "sequence_cache.h"
 #include "store.h"
 
 #include <errno.h>
@@ -18,77 +18,110 @@
 /* How long a request may wait for a free database connection. */
 #define INTAKE_DB_WAIT_MS 2000
 
-/* Parses the active sequences; a document that no longer parses is logged
- * and left out (imports validate, so this means a hand-edited row). */
-static size_t intake_sequences(json_t *docs, const char *org, struct td_sequence **out, size_t cap)
-{
-    size_t n = 0;
-    size_t i;
-    json_t *doc;
-    json_array_foreach(docs, i, doc)
-    {
-        if (n == cap)
-            break;
-        char err[256];
-        if (td_sequence_parse(doc, &out[n], err, sizeof(err)) == 0)
-            n++;
-        else
-            td_log(TD_LOG_WARN, org, "intake", "sequence ignored: %s", err);
-    }
-    return n;
-}
-
 static void transitions_text(const struct td_transitions *t, struct td_buf *b)
 {
     for (size_t i = 0; i < t->count; i++)
         td_buf_printf(b, "%s%s", i ? ", " : "", t->names[i]);
 }
 
+/* What conditions need to look up the customer's other bookings. */
+struct intake_lookup {
+    PGconn *conn;
+    const char *org;
+    const struct td_booking *booking;
+};
+
+static int intake_other_bookings(void *ctx, const struct td_other_bookings_query *q, bool *exists)
+{
+    struct intake_lookup *l = ctx;
+    char err[256];
+    return td_store_other_bookings(l->conn, l->org, l->booking->customer_key, l->booking->id,
+                                   l->booking->start_ms, l->booking->end_ms, q->subtypes,
+                                   q->overlapping, exists, err, sizeof(err));
+}
+
+/* Lifecycle effects on rows already there: sequences that exit on one of the
+ * transitions cancel their pending rows; a moved booking re-times its rows. */
+static int intake_effects(PGconn *c, const char *org, const char *tz, const struct td_booking *b,
+                          const struct td_transitions *t, const struct td_sequence_set *set,
+                          struct td_buf *summary, char *err, size_t errcap)
+{
+    json_t *exiting = json_array();
+    for (size_t i = 0; i < set->count; i++) {
+        if (td_expand_exits(set->items[i], t))
+            json_array_append_new(exiting, json_string(set->items[i]->key));
+    }
+    int rc = 0;
+    if (json_array_size(exiting)) {
+        struct td_buf reason = {0};
+        transitions_text(t, &reason);
+        td_buf_puts(&reason, ": the sequence exits on it");
+        int n = 0;
+        rc = td_store_messages_cancel(c, org, b->id, exiting, td_buf_str(&reason), &n, err, errcap);
+        td_buf_reset(&reason);
+        if (n)
+            td_buf_printf(summary, "; %d cancelled", n);
+    }
+    json_decref(exiting);
+    if (rc == 0 && td_transitions_has(t, "booking.moved")) {
+        int retimed = 0, skipped = 0;
+        rc = td_store_messages_retime(c, org, b, tz, &retimed, &skipped, err, errcap);
+        if (retimed || skipped)
+            td_buf_printf(summary, "; %d re-timed, %d skipped by the move", retimed, skipped);
+    }
+    return rc;
+}
+
 /* Expands the booking inside the open transaction. */
-static int intake_expand(PGconn *c, const char *org, const char *tz_default,
+static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_config *org,
                          const struct td_booking *b, const struct td_event_row *ev, int *scheduled,
                          char *err, size_t errcap)
 {
     *scheduled = 0;
     json_t *prev_doc = NULL;
-    if (td_store_booking_lock(c, org, b->id, &prev_doc, err, errcap) < 0)
+    if (td_store_booking_lock(c, org->id, b->id, &prev_doc, err, errcap) < 0)
         return -EIO;
     struct td_booking prev = {0};
-    bool have_prev = prev_doc && td_booking_from_json(prev_doc, &prev, err, errcap) == 0;
+    char why[256];
+    bool have_prev = prev_doc && td_booking_from_json(prev_doc, &prev, why, sizeof(why)) == 0;
     json_decref(prev_doc);
     struct td_transitions t;
     td_expand_transitions(have_prev ? &prev : NULL, b, &t);
     if (have_prev)
         td_booking_clear(&prev);
     if (t.stale || t.unchanged)
-        return td_store_event_done(c, org, ev->id, t.stale ? "stale" : "unchanged", 0, err, errcap);
-    const char *tz = b->timezone ? b->timezone : tz_default;
-    if (td_store_booking_save(c, org, b, tz, ev->id, err, errcap) < 0)
+        return td_store_event_done(c, org->id, ev->id, t.stale ? "stale" : "unchanged", 0, err,
+                                   errcap);
+    const char *tz = b->timezone ? b->timezone : org->timezone;
+    if (td_store_booking_save(c, org->id, b, tz, ev->id, err, errcap) < 0)
         return -EIO;
-    json_t *docs = NULL;
-    if (td_store_sequences_active(c, org, &docs, err, errcap) < 0)
+    struct td_sequence_set *set = NULL;
+    if (td_sequence_cache_get(e->sequences, c, org->id, ev->objects_version, &set, err, errcap) < 0)
         return -EIO;
-    struct td_sequence *seqs[64];
-    size_t nseq = intake_sequences(docs, org, seqs, sizeof(seqs) / sizeof(seqs[0]));
-    json_decref(docs);
+    struct td_buf summary = {0};
+    int rc = intake_effects(c, org->id, tz, b, &t, set, &summary, err, errcap);
+    struct intake_lookup lookup = {c, org->id, b};
+    struct td_condition_env env = {b->doc, intake_other_bookings, &lookup};
     struct td_plan plan = {0};
-    int rc = td_expand_plan(b, ev->received_ms, &t, seqs, nseq, &plan);
+    if (rc == 0)
+        rc = td_expand_plan(b, ev->received_ms, &t, set->items, set->count, &env, &plan);
     int skipped = 0;
     if (rc == 0)
-        rc = td_store_messages_plan(c, org, b->id, tz, ev->id, &plan, scheduled, &skipped, err,
+        rc = td_store_messages_plan(c, org->id, b->id, tz, ev->id, &plan, scheduled, &skipped, err,
                                     errcap);
     td_plan_clear(&plan);
-    for (size_t i = 0; i < nseq; i++)
-        td_sequence_destroy(seqs[i]);
-    if (rc < 0)
-        return rc;
-    struct td_buf outcome = {0};
-    td_buf_puts(&outcome, "expanded: ");
-    transitions_text(&t, &outcome);
-    if (skipped)
-        td_buf_printf(&outcome, "; %d skipped", skipped);
-    rc = td_store_event_done(c, org, ev->id, td_buf_str(&outcome), *scheduled, err, errcap);
-    td_buf_reset(&outcome);
+    td_sequence_cache_release(e->sequences, set);
+    if (rc == 0) {
+        struct td_buf outcome = {0};
+        td_buf_puts(&outcome, t.count ? "expanded: " : "stored: no transition");
+        transitions_text(&t, &outcome);
+        if (skipped)
+            td_buf_printf(&outcome, "; %d skipped", skipped);
+        td_buf_puts(&outcome, td_buf_str(&summary));
+        rc = td_store_event_done(c, org->id, ev->id, td_buf_str(&outcome), *scheduled, err, errcap);
+        td_buf_reset(&outcome);
+    }
+    td_buf_reset(&summary);
     return rc;
 }
 
@@ -128,7 +161,7 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         rc = td_store_event_insert(c, org, source->cfg->name, ev->idempotency_key, ev->kind,
                                    ev->payload, ev->payload_len, &row, err, sizeof(err));
     if (rc == 0 && !row.duplicate)
-        rc = intake_expand(c, org, source->org->timezone, &b, &row, &scheduled, err, sizeof(err));
+        rc = intake_expand(source->engine, c, source->org, &b, &row, &scheduled, err, sizeof(err));
     if (rc == 0)
         rc = td_store_commit(c, err, sizeof(err));
     if (rc < 0) {

@@ -288,35 +288,42 @@ int td_render(const char *tmpl, json_t *ctx, bool html, char **out, char *err, s
     return *out ? 0 : -ENOMEM;
 }
 
-int td_render_names(const char *tmpl, int (*fn)(void *ctx, const char *name, size_t len), void *ctx,
-                    char *err, size_t errcap)
+int td_render_names(const char *tmpl, td_render_name_fn fn, void *ctx, char *err, size_t errcap)
 {
     const char *p = tmpl;
     const char *end = tmpl + strlen(tmpl);
     struct tag t;
+    struct tag open[RENDER_MAX_DEPTH];
+    size_t depth = 0;
     int rc;
-    int open = 0;
     while ((rc = next_tag(p, end, &t, err, errcap)) == 1) {
         p = t.end;
-        if (t.kind == TAG_SECTION || t.kind == TAG_INVERTED) {
-            struct tag close;
-            if (find_close(p, end, &t, &close, err, errcap) < 0)
-                return -EINVAL;
-            open++;
-        } else if (t.kind == TAG_CLOSE) {
-            if (open == 0) {
+        if (t.kind == TAG_CLOSE) {
+            if (depth == 0) {
                 snprintf(err, errcap, "'{{/%.*s}}' closes no open section", (int)t.name_len,
                          t.name);
                 return -EINVAL;
             }
-            open--;
+            depth--;
             continue;
         }
         if (t.kind == TAG_COMMENT || (t.name_len == 1 && t.name[0] == '.'))
             continue;
-        int r = fn(ctx, t.name, t.name_len);
+        const struct tag *inner = depth ? &open[depth - 1] : NULL;
+        int r =
+            fn(ctx, t.name, t.name_len, inner ? inner->name : NULL, inner ? inner->name_len : 0);
         if (r)
             return r;
+        if (t.kind == TAG_SECTION || t.kind == TAG_INVERTED) {
+            struct tag close;
+            if (find_close(p, end, &t, &close, err, errcap) < 0)
+                return -EINVAL;
+            if (depth == RENDER_MAX_DEPTH) {
+                snprintf(err, errcap, "sections nested deeper than %d", RENDER_MAX_DEPTH);
+                return -EINVAL;
+            }
+            open[depth++] = t;
+        }
     }
     return rc < 0 ? rc : 0;
 }

@@ -16,10 +16,14 @@
  * -EINVAL with what is wrong in err (an unclosed tag or section), or -ENOMEM. */
 int td_render(const char *tmpl, json_t *ctx, bool html, char **out, char *err, size_t errcap);
 
+/* A name a template uses, and the innermost section it is inside of (NULL,
+ * 0 at the top level). */
+typedef int (*td_render_name_fn)(void *ctx, const char *name, size_t len, const char *section,
+                                 size_t section_len);
+
 /* Calls fn for every variable or section name tmpl uses (dotted names whole,
  * names inside sections included). Returns 0, -EINVAL with err for a broken
  * template, or the first non-zero value fn returned. */
-int td_render_names(const char *tmpl, int (*fn)(void *ctx, const char *name, size_t len), void *ctx,
-                    char *err, size_t errcap);
+int td_render_names(const char *tmpl, td_render_name_fn fn, void *ctx, char *err, size_t errcap);
 
 #endif

@@ -1,6 +1,7 @@
 /* sequence: a sequence document (admin-edited JSON) parsed into steps. */
 #include "sequence.h"
 
+#include "condition.h"
 #include "config_value.h"
 
 #include <ctype.h>
@@ -106,7 +107,89 @@ static int seq_local_time(const char *s, int *minute)
     return 0;
 }
 
-static int seq_sends(json_t *arr, const char *path, struct td_step *step, char *err, size_t cap)
+/* Reads one {"channel", "template", "requires_consent"} at path. */
+static int seq_send(json_t *s, const char *path, struct td_send *out, char *err, size_t cap)
+{
+    if (!json_is_object(s)) {
+        snprintf(err, cap, "%s: must be an object", path);
+        return -EINVAL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(s, key, v)
+    {
+        if (strcmp(key, "channel") && strcmp(key, "template") && strcmp(key, "requires_consent") &&
+            strcmp(key, "fallback")) {
+            snprintf(err, cap, "%s.%s: unknown (channel, template, requires_consent, fallback)",
+                     path, key);
+            return -EINVAL;
+        }
+    }
+    if (seq_string(s, path, "channel", true, &out->channel, err, cap) < 0 ||
+        seq_string(s, path, "template", true, &out->template_key, err, cap) < 0)
+        return -EINVAL;
+    json_t *consent = json_object_get(s, "requires_consent");
+    if (consent && !json_is_boolean(consent)) {
+        snprintf(err, cap, "%s.requires_consent: must be true or false", path);
+        return -EINVAL;
+    }
+    out->requires_consent =
+        consent ? json_is_true(consent)
+                : strcmp(out->channel, "sms") == 0 || strcmp(out->channel, "whatsapp") == 0;
+    return 0;
+}
+
+/* The fallback chain of a send: each a send of its own, each channel once. */
+static int seq_fallback(json_t *s, const char *path, struct td_send *send, json_t *keep, char *err,
+                        size_t cap)
+{
+    json_t *chain = json_object_get(s, "fallback");
+    if (!chain)
+        return 0;
+    if (!json_is_array(chain) || json_array_size(chain) == 0) {
+        snprintf(err, cap, "%s.fallback: must be a non-empty array", path);
+        return -EINVAL;
+    }
+    json_t *normalized = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(chain, i, f)
+    {
+        char p[128];
+        snprintf(p, sizeof(p), "%s.fallback[%zu]", path, i);
+        struct td_send one;
+        if (json_object_get(f, "fallback")) {
+            snprintf(err, cap, "%s.fallback: a fallback has no fallback of its own", p);
+            json_decref(normalized);
+            return -EINVAL;
+        }
+        if (seq_send(f, p, &one, err, cap) < 0) {
+            json_decref(normalized);
+            return -EINVAL;
+        }
+        bool seen = strcmp(one.channel, send->channel) == 0;
+        for (size_t j = 0; j < i; j++) {
+            const char *c =
+                json_string_value(json_object_get(json_array_get(normalized, j), "channel"));
+            seen = seen || strcmp(c, one.channel) == 0;
+        }
+        if (seen) {
+            snprintf(err, cap, "%s.channel: '%s' is already in this chain", p, one.channel);
+            json_decref(normalized);
+            return -EINVAL;
+        }
+        json_array_append_new(normalized, json_pack("{s:s, s:s, s:b}", "channel", one.channel,
+                                                    "template", one.template_key,
+                                                    "requires_consent", one.requires_consent));
+    }
+    /* the sequence keeps it; the send borrows it like every other member */
+    json_array_append_new(keep, normalized);
+    send->fallback = normalized;
+    return 0;
+}
+
+static int seq_sends(json_t *arr, const char *path, struct td_step *step, json_t *keep, char *err,
+                     size_t cap)
 {
     if (!json_is_array(arr) || json_array_size(arr) == 0) {
         snprintf(err, cap, "%s.send: must be a non-empty array", path);
@@ -120,12 +203,8 @@ static int seq_sends(json_t *arr, const char *path, struct td_step *step, char *
         char p[96];
         snprintf(p, sizeof(p), "%s.send[%zu]", path, i);
         json_t *s = json_array_get(arr, i);
-        if (!json_is_object(s)) {
-            snprintf(err, cap, "%s: must be an object", p);
-            return -EINVAL;
-        }
-        if (seq_string(s, p, "channel", true, &step->sends[i].channel, err, cap) < 0 ||
-            seq_string(s, p, "template", true, &step->sends[i].template_key, err, cap) < 0)
+        if (seq_send(s, p, &step->sends[i], err, cap) < 0 ||
+            seq_fallback(s, p, &step->sends[i], keep, err, cap) < 0)
             return -EINVAL;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(step->sends[j].channel, step->sends[i].channel) == 0) {
@@ -134,6 +213,62 @@ static int seq_sends(json_t *arr, const char *path, struct td_step *step, char *
                 return -EINVAL;
             }
         }
+    }
+    return 0;
+}
+
+static const char *const weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+
+int td_window_check(json_t *window, const char *path, char *err, size_t errcap)
+{
+    if (!json_is_object(window)) {
+        snprintf(err, errcap,
+                 "%s: must be an object like {\"from\": \"08:00\", \"to\": "
+                 "\"20:00\"}",
+                 path);
+        return -EINVAL;
+    }
+    int from = 0, to = 24 * 60;
+    const char *key;
+    json_t *v;
+    json_object_foreach(window, key, v)
+    {
+        if (strcmp(key, "from") == 0 || strcmp(key, "to") == 0) {
+            int *target = key[0] == 'f' ? &from : &to;
+            if (!json_is_string(v) || seq_local_time(json_string_value(v), target) < 0) {
+                snprintf(err, errcap, "%s.%s: must be a local time like 08:00", path, key);
+                return -EINVAL;
+            }
+        } else if (strcmp(key, "days") == 0) {
+            size_t i;
+            json_t *d;
+            if (!json_is_array(v) || json_array_size(v) == 0) {
+                snprintf(err, errcap, "%s.days: must be a non-empty array like [\"mon\", \"tue\"]",
+                         path);
+                return -EINVAL;
+            }
+            json_array_foreach(v, i, d)
+            {
+                bool known = false;
+                for (size_t k = 0; k < 7; k++)
+                    known = known ||
+                            (json_is_string(d) && strcmp(json_string_value(d), weekdays[k]) == 0);
+                if (!known) {
+                    snprintf(err, errcap,
+                             "%s.days[%zu]: must be one of mon, tue, wed, thu, fri, "
+                             "sat, sun",
+                             path, i);
+                    return -EINVAL;
+                }
+            }
+        } else {
+            snprintf(err, errcap, "%s.%s: unknown (from, to, days)", path, key);
+            return -EINVAL;
+        }
+    }
+    if (from >= to) {
+        snprintf(err, errcap, "%s: 'from' must be before 'to'", path);
+        return -EINVAL;
     }
     return 0;
 }
@@ -193,6 +328,29 @@ static int seq_step(json_t *s, size_t index, struct td_sequence *seq, char *err,
     }
     if (seq_string(s, path, "min_lead", false, &lead, err, cap) < 0)
         return -EINVAL;
+    char sub[80];
+    json_t *window = json_object_get(s, "window");
+    snprintf(sub, sizeof(sub), "%s.window", path);
+    if (window && td_window_check(window, sub, err, cap) < 0)
+        return -EINVAL;
+    step->window = window ? window : seq->window;
+    step->when = json_object_get(s, "when");
+    snprintf(sub, sizeof(sub), "%s.when", path);
+    if (step->when && td_condition_check(step->when, sub, err, cap) < 0)
+        return -EINVAL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(s, key, v)
+    {
+        static const char *const known[] = {"id", "at", "min_lead", "window", "when", "send"};
+        bool ok = false;
+        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+            ok = ok || strcmp(key, known[k]) == 0;
+        if (!ok) {
+            snprintf(err, cap, "%s.%s: unknown (id, at, min_lead, window, when, send)", path, key);
+            return -EINVAL;
+        }
+    }
     if (lead) {
         int d, m;
         if (td_offset_parse(lead, &d, &m) < 0 || d < 0 || m < 0) {
@@ -201,7 +359,7 @@ static int seq_step(json_t *s, size_t index, struct td_sequence *seq, char *err,
         }
         step->min_lead_minutes = (long)d * 1440 + m;
     }
-    return seq_sends(json_object_get(s, "send"), path, step, err, cap);
+    return seq_sends(json_object_get(s, "send"), path, step, seq->owned, err, cap);
 }
 
 static int seq_event_list(json_t *obj, const char *path, const char *key, json_t **out, char *err,
@@ -244,6 +402,7 @@ int td_sequence_parse(json_t *doc, struct td_sequence **out, char *err, size_t e
     if (!seq)
         return -ENOMEM;
     seq->doc = json_incref(doc);
+    seq->owned = json_array();
     int rc = -EINVAL;
     char *checked = NULL;
     if (seq_string(doc, "", "key", true, &seq->key, err, errcap) < 0)
@@ -284,6 +443,29 @@ int td_sequence_parse(json_t *doc, struct td_sequence **out, char *err, size_t e
     }
     if (exit && seq_event_list(exit, "exit", "on", &seq->exit_on, err, errcap) < 0)
         goto out_fail;
+    seq->window = json_object_get(doc, "window");
+    if (seq->window && td_window_check(seq->window, "window", err, errcap) < 0)
+        goto out_fail;
+    seq->when = json_object_get(doc, "when");
+    if (seq->when && td_condition_check(seq->when, "when", err, errcap) < 0)
+        goto out_fail;
+    const char *member;
+    json_t *mv;
+    json_object_foreach(doc, member, mv)
+    {
+        static const char *const known[] = {"key",  "name",   "status", "trigger",    "exit",
+                                            "when", "window", "steps",  "description"};
+        bool ok = false;
+        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+            ok = ok || strcmp(member, known[k]) == 0;
+        if (!ok) {
+            snprintf(err, errcap,
+                     "%s: unknown member (key, name, description, status, trigger, "
+                     "exit, when, window, steps)",
+                     member);
+            goto out_fail;
+        }
+    }
     json_t *steps = json_object_get(doc, "steps");
     if (!json_is_array(steps) || json_array_size(steps) == 0) {
         snprintf(err, errcap, "steps: required, a non-empty array");
@@ -316,6 +498,7 @@ void td_sequence_destroy(struct td_sequence *seq)
     for (size_t i = 0; i < seq->step_count; i++)
         free(seq->steps[i].sends);
     free(seq->steps);
+    json_decref(seq->owned);
     json_decref(seq->doc);
     free(seq);
 }

@@ -3,14 +3,26 @@
  *   { "key": "demo-welcome", "name": "...", "status": "active",
  *     "trigger": { "on": "booking.confirmed", "subtypes": ["class_enrollment"] },
  *     "exit": { "on": ["booking.cancelled"] },
+ *     "window": { "from": "08:00", "to": "20:00", "days": ["mon", "tue", "wed", "thu", "fri"] },
+ *     "when": { "field": "data.level", "equals": "beginner" },
  *     "steps": [ { "id": "1d", "at": { "from": "start", "offset": "-1d", "time": "18:00" },
- *                  "min_lead": "2d",
- *                  "send": [ { "channel": "email", "template": "demo_reminder" } ] } ] }
+ *                  "min_lead": "2d", "when": { ... }, "window": { ... },
+ *                  "send": [ { "channel": "email", "template": "demo_reminder" },
+ *                            { "channel": "whatsapp", "template": "wa_reminder",
+ *                              "fallback": [ { "channel": "sms", "template": "sms_reminder" } ] }
+ *                  ] } ] }
+ *
+ * "when" (see condition.h) on the sequence applies to every step, on a step to that step;
+ * both are checked at expansion and again at send time. A step's "window" replaces the
+ * sequence's. A send needs the customer's consent for its channel when "requires_consent"
+ * is true (the default for sms and whatsapp); without it, or without an address, or when the
+ * provider refuses permanently, the next send of its "fallback" chain is taken.
  */
 #ifndef TD_SEQUENCE_H
 #define TD_SEQUENCE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum td_anchor {
@@ -22,6 +34,8 @@ enum td_anchor {
 struct td_send {
     const char *channel;
     const char *template_key;
+    bool requires_consent;
+    json_t *fallback; /* array of {"channel", "template", "requires_consent"}, or NULL */
 };
 
 struct td_step {
@@ -31,6 +45,8 @@ struct td_step {
     int offset_minutes;    /* absolute minutes */
     int local_minute;      /* minute of the local day (09:00 = 540), or -1 */
     long min_lead_minutes; /* skip when booked later than this before the moment; -1 */
+    json_t *window;        /* the step's, else the sequence's; NULL: any time */
+    json_t *when;          /* the step's condition, NULL: always */
     struct td_send *sends;
     size_t send_count;
 };
@@ -43,8 +59,11 @@ struct td_sequence {
     const char *trigger_on; /* "booking.confirmed" */
     json_t *subtypes;       /* array of strings or NULL: any subtype */
     json_t *exit_on;        /* array of event names or NULL */
+    json_t *window;         /* NULL: any time */
+    json_t *when;           /* NULL: always */
     struct td_step *steps;
     size_t step_count;
+    json_t *owned; /* what parsing built (normalized fallback chains) */
 };
 
 /* Parses and checks a sequence document (takes a reference to doc). Returns 0
@@ -58,6 +77,10 @@ void td_sequence_destroy(struct td_sequence *seq);
 /* Parses "-7d", "+2h", "30m", "1d12h", "0". Days and minutes are kept apart
  * because a day is a calendar day in local time. Returns 0 or -EINVAL. */
 int td_offset_parse(const char *s, int *days, int *minutes);
+
+/* Checks a send window {"from": "HH:MM", "to": "HH:MM", "days": [...]}; on a
+ * problem returns -EINVAL with path and reason in err. */
+int td_window_check(json_t *window, const char *path, char *err, size_t errcap);
 
 /* True when the event name (booking.confirmed, ...) is one sequences can use. */
 int td_event_name_known(const char *name);

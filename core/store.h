@@ -24,8 +24,9 @@ void td_store_rollback(PGconn *c);
 struct td_event_row {
     int64_t id;
     int64_t received_ms;
-    bool duplicate;         /* the idempotency key was seen before: nothing inserted */
-    int messages_scheduled; /* for a duplicate: what the first delivery scheduled */
+    int64_t objects_version; /* the organization's sequences/templates version */
+    bool duplicate;          /* the idempotency key was seen before: nothing inserted */
+    int messages_scheduled;  /* for a duplicate: what the first delivery scheduled */
 };
 
 /* Inserts an event unless (org, source, idempotency_key) exists. */
@@ -48,7 +49,7 @@ int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b
 
 /* A step whose moment passed less than this long before its booking arrived
  * is still sent (an "at the trigger" step always is); an older one is skipped. */
-#define TD_LATE_GRACE_S 900
+#define TD_LATE_GRACE_S 60
 
 /* Writes the plan's rows (existing ones are kept: expansion is idempotent),
  * computing local send times in tz. A row whose time passed more than
@@ -57,11 +58,38 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
                            int64_t event_id, const struct td_plan *plan, int *scheduled,
                            int *skipped, char *err, size_t errcap);
 
-/* Reads the documents of the organization's active sequences into *out (a
- * new JSON array; caller decrefs). */
-int td_store_sequences_active(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
+/* Cancels the booking's scheduled rows of the sequences in seq_keys (a JSON
+ * array of keys), with reason. *count gets how many. */
+int td_store_messages_cancel(PGconn *c, const char *org, const char *booking_id, json_t *seq_keys,
+                             const char *reason, int *count, char *err, size_t errcap);
+
+/* Re-times the booking's scheduled rows anchored on its start or end to the
+ * booking's new times (in tz); rows whose new time has passed are skipped.
+ * *retimed and *skipped count them. */
+int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking *b, const char *tz,
+                             int *retimed, int *skipped, char *err, size_t errcap);
+
+/* Whether the customer (customer_key) has other bookings than booking_id in
+ * org, not cancelled or no_show, of the given subtypes (NULL: any) and, when
+ * overlapping, sharing time with [start_ms, end_ms). */
+int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key,
+                            const char *booking_id, int64_t start_ms, int64_t end_ms,
+                            json_t *subtypes, bool overlapping, bool *exists, char *err,
+                            size_t errcap);
 
 /* ---- objects (store_objects.c) ---- */
+
+/* Reads every current sequence document of org (any status) into *out (a new
+ * JSON array; caller decrefs). */
+int td_store_sequences_current(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
+
+/* Marks that org's sequences or templates changed (engines drop their cache). */
+int td_store_objects_touch(PGconn *c, const char *org, char *err, size_t errcap);
+
+/* Cancels the scheduled rows of a sequence that is no longer active, with
+ * reason "sequence <status>". *count gets how many. */
+int td_store_sequence_stopped(PGconn *c, const char *org, const char *seq_key, const char *status,
+                              int *count, char *err, size_t errcap);
 
 /* Saves body as a new version of (org, kind, key) unless the newest version
  * is equal. *version gets the version now current; *changed whether a new
@@ -92,6 +120,13 @@ struct td_claimed {
     int64_t deadline_ms;   /* -1: none */
     json_t *booking;       /* the booking's document, NULL if gone */
     json_t *template_body; /* the newest template version, NULL if missing */
+    json_t *conditions;    /* re-checked now; NULL: none */
+    json_t *fallback;      /* the rest of the chain; NULL: none */
+    bool requires_consent;
+    bool suppressed;    /* the recipient is on the suppression list */
+    char *customer_key; /* NULL when unknown */
+    int64_t start_ms;
+    int64_t end_ms; /* -1: none */
     struct td_local_time start;
     struct td_local_time end;
     int days_until;
@@ -116,6 +151,8 @@ struct td_outcome {
     json_t *rendered;        /* borrowed; may be NULL */
     int64_t retry_at_ms;     /* for status scheduled */
     int attempt_delta;       /* -1 gives the claim's attempt back (release, throttling) */
+    json_t *fallback;        /* borrowed: when set, the first of this chain is inserted as a
+                                new row (due at once), carrying the rest */
 };
 
 /* Writes outcomes in one statement. Only rows still held under the given

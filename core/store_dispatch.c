@@ -22,6 +22,9 @@ void td_store_claimed_free(struct td_claimed *items, size_t count)
         free(m->step_id);
         json_decref(m->booking);
         json_decref(m->template_body);
+        json_decref(m->conditions);
+        json_decref(m->fallback);
+        free(m->customer_key);
     }
     free(items);
 }
@@ -82,7 +85,13 @@ int td_store_claim(PGconn *c, const char *owner, int limit, int lease_s, struct 
         "       to_char(b.starts_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
         "       to_char(b.ends_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
         "       (b.starts_at AT TIME ZONE b.timezone)::date"
-        "         - (now() AT TIME ZONE b.timezone)::date"
+        "         - (now() AT TIME ZONE b.timezone)::date,"
+        "       c.conditions, c.fallback, c.requires_consent, b.customer_key,"
+        "       (extract(epoch FROM b.starts_at) * 1000)::bigint,"
+        "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"
+        "       EXISTS (SELECT 1 FROM tidings.suppressions s WHERE s.org_id = c.org_id"
+        "               AND s.channel = c.channel AND s.address = lower(trim(b.doc->'customer'"
+        "               ->>(CASE WHEN c.channel = 'email' THEN 'email' ELSE 'phone' END))))"
         "  FROM claimed c"
         "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
         "  LEFT JOIN LATERAL (SELECT o.body FROM tidings.objects o WHERE o.org_id = c.org_id"
@@ -120,6 +129,13 @@ int td_store_claim(PGconn *c, const char *owner, int limit, int lease_s, struct 
         column_local_time(r, i, 13, &m->start);
         column_local_time(r, i, 14, &m->end);
         m->days_until = (int)store_int64(r, i, 15, 0);
+        m->conditions = column_json(r, i, 16);
+        m->fallback = column_json(r, i, 17);
+        m->requires_consent = strcmp(PQgetvalue(r, i, 18), "t") == 0;
+        m->customer_key = PQgetisnull(r, i, 19) ? NULL : column_dup(r, i, 19);
+        m->start_ms = store_int64(r, i, 20, 0);
+        m->end_ms = store_int64(r, i, 21, -1);
+        m->suppressed = strcmp(PQgetvalue(r, i, 22), "t") == 0;
     }
     PQclear(r);
     *out = items;
@@ -136,12 +152,12 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
     json_t *rows = json_array();
     for (size_t i = 0; i < count; i++) {
         const struct td_outcome *o = &items[i];
-        json_t *row =
-            json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i}", "org_id", o->org_id,
-                      "id", (json_int_t)o->id, "token", (json_int_t)o->lease_token, "status",
-                      o->status, "reason", o->reason, "provider_id", o->provider_id, "recipient",
-                      o->recipient, "rendered", o->rendered, "retry_at_ms",
-                      (json_int_t)o->retry_at_ms, "attempt_delta", o->attempt_delta);
+        json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i, s:O?}",
+                                "org_id", o->org_id, "id", (json_int_t)o->id, "token",
+                                (json_int_t)o->lease_token, "status", o->status, "reason",
+                                o->reason, "provider_id", o->provider_id, "recipient", o->recipient,
+                                "rendered", o->rendered, "retry_at_ms", (json_int_t)o->retry_at_ms,
+                                "attempt_delta", o->attempt_delta, "fallback", o->fallback);
         json_array_append_new(rows, row);
     }
     char *text = json_dumps(rows, JSON_COMPACT);
@@ -149,30 +165,46 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
     if (!text)
         return -ENOMEM;
     const char *params[] = {text};
+    /* Fenced by the lease token: only the current holder's verdict lands. A
+     * verdict that takes a fallback adds the chain's next row, due at once. */
     PGresult *r = store_exec(
         c,
-        "UPDATE tidings.messages m SET status = o.status, reason = o.reason,"
-        "       provider_id = coalesce(o.provider_id, m.provider_id),"
-        "       recipient = coalesce(o.recipient, m.recipient),"
-        "       rendered = coalesce(o.rendered, m.rendered),"
-        "       attempts = m.attempts + o.attempt_delta,"
-        "       scheduled_for = CASE WHEN o.status = 'scheduled'"
-        "                       THEN greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / "
-        "1000.0))"
-        "                       ELSE m.scheduled_for END,"
-        "       sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"
-        "       lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"
-        "       updated_at = now()"
-        "  FROM jsonb_to_recordset($1::jsonb) AS o(org_id text, id bigint, token bigint,"
-        "       status text, reason text, provider_id text, recipient text, rendered jsonb,"
-        "       retry_at_ms bigint, attempt_delta integer)"
-        " WHERE m.org_id = o.org_id AND m.id = o.id AND m.status = 'sending'"
-        "   AND m.lease_token = o.token",
+        "WITH o AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(org_id text, id bigint,"
+        "       token bigint, status text, reason text, provider_id text, recipient text,"
+        "       rendered jsonb, retry_at_ms bigint, attempt_delta integer, fallback jsonb)), "
+        "upd AS ("
+        "  UPDATE tidings.messages m SET status = o.status, reason = o.reason,"
+        "         provider_id = coalesce(o.provider_id, m.provider_id),"
+        "         recipient = coalesce(o.recipient, m.recipient),"
+        "         rendered = coalesce(o.rendered, m.rendered),"
+        "         attempts = m.attempts + o.attempt_delta,"
+        "         scheduled_for = CASE WHEN o.status = 'scheduled' THEN"
+        "             greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"
+        "             ELSE m.scheduled_for END,"
+        "         sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"
+        "         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"
+        "         updated_at = now()"
+        "    FROM o WHERE m.org_id = o.org_id AND m.id = o.id AND m.status = 'sending'"
+        "     AND m.lease_token = o.token"
+        "  RETURNING m.*, o.fallback AS chain), "
+        "ins AS ("
+        "  INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
+        "         template_key, status, reason, scheduled_for, deadline, event_id, timing,"
+        "         conditions, fallback, requires_consent)"
+        "  SELECT u.org_id, u.booking_id, u.sequence_key, u.step_id, u.chain->0->>'channel',"
+        "         u.chain->0->>'template', 'scheduled', 'fallback after ' || u.channel || ': '"
+        "         || coalesce(u.reason, ''), now(), u.deadline, u.event_id, u.timing,"
+        "         u.conditions, CASE WHEN jsonb_array_length(u.chain) > 1 THEN u.chain - 0 END,"
+        "         coalesce((u.chain->0->>'requires_consent')::boolean, false)"
+        "    FROM upd u WHERE jsonb_typeof(u.chain) = 'array' AND jsonb_array_length(u.chain) > 0"
+        "  ON CONFLICT (org_id, booking_id, sequence_key, step_id, channel) DO NOTHING"
+        "  RETURNING 1) "
+        "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)",
         1, params, err, errcap);
     free(text);
     if (!r)
         return -EIO;
-    *written = (int)strtol(PQcmdTuples(r), NULL, 10);
+    *written = (int)store_int64(r, 0, 0, 0);
     PQclear(r);
     return 0;
 }

@@ -22,7 +22,8 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
                              "payload) VALUES ($1, $2, $3, $4, $5::jsonb) "
                              "ON CONFLICT (org_id, source, idempotency_key) "
                              "WHERE idempotency_key IS NOT NULL DO NOTHING "
-                             "RETURNING id, (extract(epoch FROM received_at) * 1000)::bigint",
+                             "RETURNING id, (extract(epoch FROM received_at) * 1000)::bigint, "
+                             "(SELECT objects_version FROM tidings.org_state WHERE org_id = $1)",
                              5, params, err, errcap);
     free(body);
     if (!r)
@@ -30,6 +31,7 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
     if (PQntuples(r) == 1) {
         out->id = store_int64(r, 0, 0, 0);
         out->received_ms = store_int64(r, 0, 1, 0);
+        out->objects_version = store_int64(r, 0, 2, 0);
         PQclear(r);
         return 0;
     }
@@ -100,7 +102,7 @@ int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b
     char *doc = json_dumps(b->doc, JSON_COMPACT);
     if (!doc)
         return -ENOMEM;
-    char start[32], end[32], id[24];
+    char start[32], end[32], id[24], version[24];
     snprintf(start, sizeof(start), "%lld", (long long)b->start_ms);
     snprintf(end, sizeof(end), "%lld", (long long)b->end_ms);
     const char *params[] = {org,
@@ -110,16 +112,23 @@ int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b
                             b->end_ms >= 0 ? end : NULL,
                             tz,
                             doc,
-                            store_itoa(event_id, id, sizeof(id))};
+                            store_itoa(event_id, id, sizeof(id)),
+                            b->customer_key,
+                            b->subtype,
+                            b->version >= 0 ? store_itoa(b->version, version, sizeof(version))
+                                            : NULL};
     PGresult *r = store_exec(
         c,
         "INSERT INTO tidings.bookings (org_id, booking_id, status, starts_at, ends_at, timezone, "
-        "doc, event_id) VALUES ($1, $2, $3, to_timestamp($4::bigint / 1000.0), "
-        "to_timestamp($5::bigint / 1000.0), $6, $7::jsonb, $8::bigint) "
+        "doc, event_id, customer_key, subtype, version) VALUES ($1, $2, $3, "
+        "to_timestamp($4::bigint / 1000.0), to_timestamp($5::bigint / 1000.0), $6, $7::jsonb, "
+        "$8::bigint, lower($9), $10, $11::bigint) "
         "ON CONFLICT (org_id, booking_id) DO UPDATE SET status = EXCLUDED.status, "
         "starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, timezone = "
-        "EXCLUDED.timezone, doc = EXCLUDED.doc, event_id = EXCLUDED.event_id, updated_at = now()",
-        8, params, err, errcap);
+        "EXCLUDED.timezone, doc = EXCLUDED.doc, event_id = EXCLUDED.event_id, customer_key = "
+        "EXCLUDED.customer_key, subtype = EXCLUDED.subtype, version = EXCLUDED.version, "
+        "updated_at = now()",
+        11, params, err, errcap);
     free(doc);
     if (!r)
         return -EIO;
@@ -134,12 +143,11 @@ static char *plan_json(const struct td_plan *plan)
     for (size_t i = 0; i < plan->count; i++) {
         const struct td_planned *p = &plan->items[i];
         json_t *row = json_pack(
-            "{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:s?}", "sequence_key", p->sequence_key,
-            "step_id", p->step_id, "channel", p->channel, "template_key", p->template_key,
-            "anchor_ms", (json_int_t)p->anchor_ms, "offset_days", p->offset_days, "offset_minutes",
-            p->offset_minutes, "local_minute", p->local_minute, "skip_reason", p->skip_reason);
-        if (row && p->deadline_ms >= 0)
-            json_object_set_new(row, "deadline_ms", json_integer(p->deadline_ms));
+            "{s:s, s:s, s:s, s:s, s:I, s:O, s:O?, s:O?, s:b, s:b, s:s?}", "sequence_key",
+            p->sequence_key, "step_id", p->step_id, "channel", p->channel, "template_key",
+            p->template_key, "anchor_ms", (json_int_t)p->anchor_ms, "timing", p->timing,
+            "conditions", p->conditions, "fallback", p->fallback, "requires_consent",
+            p->requires_consent, "before_start", p->before_start, "skip_reason", p->skip_reason);
         json_array_append_new(rows, row);
     }
     char *s = json_dumps(rows, JSON_COMPACT);
@@ -161,24 +169,33 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
     const char *params[] = {org,  booking_id,
                             tz,   store_itoa(event_id, id, sizeof(id)),
                             rows, store_itoa(TD_LATE_GRACE_S, grace, sizeof(grace))};
+    /* due: the step's local time, moved into its send window; a "before"
+     * message may not be due at or after the booking's start */
     PGresult *r = store_exec(
         c,
         "WITH planned AS ("
-        "  SELECT p.*, tidings.step_time(to_timestamp(p.anchor_ms / 1000.0), p.offset_days,"
-        "         p.offset_minutes, p.local_minute, $3) AS due"
+        "  SELECT p.*, tidings.due_time(to_timestamp(p.anchor_ms / 1000.0), p.timing, $3) AS due,"
+        "         CASE WHEN p.before_start THEN b.starts_at END AS deadline"
         "    FROM jsonb_to_recordset($5::jsonb) AS p(sequence_key text, step_id text,"
-        "         channel text, template_key text, anchor_ms bigint, offset_days integer,"
-        "         offset_minutes integer, local_minute integer, skip_reason text,"
-        "         deadline_ms bigint)) "
+        "         channel text, template_key text, anchor_ms bigint, timing jsonb,"
+        "         conditions jsonb, fallback jsonb, requires_consent boolean,"
+        "         before_start boolean, skip_reason text)"
+        "    JOIN tidings.bookings b ON b.org_id = $1 AND b.booking_id = $2), "
+        "judged AS ("
+        "  SELECT *, coalesce(skip_reason,"
+        "           CASE WHEN due < now() - make_interval(secs => $6::integer)"
+        "                THEN 'its time had passed when the booking arrived'"
+        "                WHEN deadline IS NOT NULL AND due >= deadline"
+        "                THEN 'no time inside its send window before the booking starts' END)"
+        "         AS why FROM planned) "
         "INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
-        "       template_key, status, reason, scheduled_for, deadline, event_id) "
+        "       template_key, status, reason, scheduled_for, deadline, event_id, timing,"
+        "       conditions, fallback, requires_consent) "
         "SELECT $1, $2, sequence_key, step_id, channel, template_key,"
-        "       CASE WHEN skip_reason IS NOT NULL OR due < now() - make_interval(secs => $6)"
-        "            THEN 'skipped' ELSE 'scheduled' END,"
-        "       coalesce(skip_reason, CASE WHEN due < now() - make_interval(secs => $6)"
-        "                THEN 'its time had passed when the booking arrived' END),"
-        "       due, to_timestamp(deadline_ms / 1000.0), $4::bigint"
-        "  FROM planned "
+        "       CASE WHEN why IS NULL THEN 'scheduled' ELSE 'skipped' END, why,"
+        "       coalesce(due, now()), deadline, $4::bigint, timing, conditions, fallback,"
+        "       requires_consent"
+        "  FROM judged "
         "ON CONFLICT (org_id, booking_id, sequence_key, step_id, channel) DO NOTHING "
         "RETURNING status",
         6, params, err, errcap);
@@ -202,26 +219,112 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
     return 0;
 }
 
-int td_store_sequences_active(PGconn *c, const char *org, json_t **out, char *err, size_t errcap)
+int td_store_messages_cancel(PGconn *c, const char *org, const char *booking_id, json_t *seq_keys,
+                             const char *reason, int *count, char *err, size_t errcap)
 {
-    *out = NULL;
-    const char *params[] = {org};
+    *count = 0;
+    char *keys = json_dumps(seq_keys, JSON_COMPACT);
+    if (!keys)
+        return -ENOMEM;
+    const char *params[] = {org, booking_id, keys, reason};
     PGresult *r = store_exec(c,
-                             "SELECT body FROM tidings.current_objects WHERE org_id = $1 AND "
-                             "kind = 'sequence' AND body->>'status' = 'active' ORDER BY key",
-                             1, params, err, errcap);
+                             "UPDATE tidings.messages SET status = 'cancelled', reason = $4,"
+                             " updated_at = now() WHERE org_id = $1 AND booking_id = $2 AND"
+                             " status = 'scheduled' AND sequence_key IN"
+                             " (SELECT jsonb_array_elements_text($3::jsonb))",
+                             4, params, err, errcap);
+    free(keys);
     if (!r)
         return -EIO;
-    json_t *arr = json_array();
-    for (int i = 0; arr && i < PQntuples(r); i++) {
-        json_error_t jerr;
-        json_t *doc = json_loads(PQgetvalue(r, i, 0), 0, &jerr);
-        if (doc)
-            json_array_append_new(arr, doc);
+    *count = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking *b, const char *tz,
+                             int *retimed, int *skipped, char *err, size_t errcap)
+{
+    *retimed = *skipped = 0;
+    char grace[16];
+    const char *params[] = {org, b->id, tz, store_itoa(TD_LATE_GRACE_S, grace, sizeof(grace))};
+    PGresult *r = store_exec(
+        c,
+        "WITH b AS (SELECT starts_at, ends_at FROM tidings.bookings"
+        "            WHERE org_id = $1 AND booking_id = $2), "
+        "moved AS ("
+        "  SELECT m.id, tidings.due_time(CASE m.timing->>'anchor' WHEN 'start' THEN b.starts_at"
+        "                                ELSE b.ends_at END, m.timing, $3) AS due,"
+        "         CASE WHEN m.deadline IS NOT NULL THEN b.starts_at END AS deadline"
+        "    FROM tidings.messages m, b"
+        "   WHERE m.org_id = $1 AND m.booking_id = $2 AND m.status = 'scheduled'"
+        "     AND m.timing->>'anchor' IN ('start', 'end')) "
+        "UPDATE tidings.messages m SET"
+        "       scheduled_for = coalesce(moved.due, m.scheduled_for), deadline = moved.deadline,"
+        "       status = CASE WHEN moved.due IS NULL"
+        "                       OR moved.due < now() - make_interval(secs => $4::integer)"
+        "                       OR moved.due >= moved.deadline THEN 'skipped'"
+        "                     ELSE 'scheduled' END,"
+        "       reason = CASE WHEN moved.due IS NULL THEN 'booking.moved: the booking has no end "
+        "now'"
+        "                     WHEN moved.due < now() - make_interval(secs => $4::integer)"
+        "                     THEN 'booking.moved: its new time has passed'"
+        "                     WHEN moved.due >= moved.deadline"
+        "                     THEN 'booking.moved: no time inside its send window before the start'"
+        "                     ELSE 'booking.moved: re-timed from ' ||"
+        "                          to_char(m.scheduled_for AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI') "
+        "END,"
+        "       updated_at = now()"
+        "  FROM moved WHERE m.org_id = $1 AND m.id = moved.id "
+        "RETURNING m.status",
+        4, params, err, errcap);
+    if (!r)
+        return -EIO;
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (strcmp(PQgetvalue(r, i, 0), "scheduled") == 0)
+            (*retimed)++;
+        else
+            (*skipped)++;
     }
     PQclear(r);
-    if (!arr)
-        return -ENOMEM;
-    *out = arr;
+    if (*retimed) {
+        r = store_exec(c, "SELECT pg_notify('tidings_due', '')", 0, NULL, err, errcap);
+        if (!r)
+            return -EIO;
+        PQclear(r);
+    }
+    return 0;
+}
+
+int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key,
+                            const char *booking_id, int64_t start_ms, int64_t end_ms,
+                            json_t *subtypes, bool overlapping, bool *exists, char *err,
+                            size_t errcap)
+{
+    *exists = false;
+    if (!customer_key)
+        return 0; /* an unknown customer has no other bookings we could know of */
+    char *types = subtypes ? json_dumps(subtypes, JSON_COMPACT) : NULL;
+    char start[24], end[24];
+    const char *params[] = {org,
+                            customer_key,
+                            booking_id,
+                            types,
+                            overlapping ? "t" : "f",
+                            store_itoa(start_ms, start, sizeof(start)),
+                            store_itoa(end_ms >= 0 ? end_ms : start_ms, end, sizeof(end))};
+    PGresult *r = store_exec(
+        c,
+        "SELECT EXISTS (SELECT 1 FROM tidings.bookings o"
+        "  WHERE o.org_id = $1 AND o.customer_key = lower($2) AND o.booking_id <> $3"
+        "    AND o.status NOT IN ('cancelled', 'no_show')"
+        "    AND ($4::jsonb IS NULL OR o.subtype IN (SELECT jsonb_array_elements_text($4::jsonb)))"
+        "    AND (NOT $5::boolean OR (o.starts_at < to_timestamp($7::bigint / 1000.0)"
+        "         AND coalesce(o.ends_at, o.starts_at) > to_timestamp($6::bigint / 1000.0))))",
+        7, params, err, errcap);
+    free(types);
+    if (!r)
+        return -EIO;
+    *exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
     return 0;
 }

@@ -64,3 +64,39 @@ int td_store_objects_current(PGconn *c, const char *org, const char *kind, json_
     *out = arr;
     return 0;
 }
+
+int td_store_sequences_current(PGconn *c, const char *org, json_t **out, char *err, size_t errcap)
+{
+    return td_store_objects_current(c, org, "sequence", out, err, errcap);
+}
+
+int td_store_objects_touch(PGconn *c, const char *org, char *err, size_t errcap)
+{
+    const char *params[] = {org};
+    PGresult *r = store_exec(c,
+                             "INSERT INTO tidings.org_state (org_id, objects_version) VALUES "
+                             "($1, 1) ON CONFLICT (org_id) DO UPDATE SET objects_version = "
+                             "tidings.org_state.objects_version + 1",
+                             1, params, err, errcap);
+    if (!r)
+        return -EIO;
+    PQclear(r);
+    return 0;
+}
+
+int td_store_sequence_stopped(PGconn *c, const char *org, const char *seq_key, const char *status,
+                              int *count, char *err, size_t errcap)
+{
+    *count = 0;
+    const char *params[] = {org, seq_key, status};
+    PGresult *r = store_exec(c,
+                             "UPDATE tidings.messages SET status = 'cancelled', reason = "
+                             "'sequence ' || $3, updated_at = now() WHERE org_id = $1 AND "
+                             "sequence_key = $2 AND status = 'scheduled'",
+                             3, params, err, errcap);
+    if (!r)
+        return -EIO;
+    *count = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}

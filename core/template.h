@@ -4,6 +4,15 @@
  *     "subject": "Morgen geht's los, {{firstName}}!",
  *     "text": "...", "html": "<p>...</p>" }
  *   { "key": "demo_reminder_sms", "channel": "sms", "text": "..." }
+ *   { "key": "haff_reminder", "channel": "whatsapp",
+ *     "whatsapp": { "name": "haff_reminder", "language": "de",
+ *                   "params": ["{{firstName}}", "{{daysUntil}}", "{{eventName}}"] },
+ *     "text": "optional free text, used only inside the 24-hour window" }
+ *
+ * Every variable must be one the engine provides (render_context.h) or a
+ * dotted path into booking., customer. or data.; a template using anything
+ * else is refused when it is saved. Inside a section over booking data
+ * ({{#data.items}}...{{/data.items}}) the item's own fields are allowed.
  */
 #ifndef TD_TEMPLATE_H
 #define TD_TEMPLATE_H
@@ -17,7 +26,10 @@ struct td_template {
     const char *channel;
     const char *subject; /* email */
     const char *text;
-    const char *html; /* email, optional */
+    const char *html;        /* email, optional */
+    const char *wa_name;     /* whatsapp: the approved template's name */
+    const char *wa_language; /* whatsapp: its language ("de") */
+    json_t *wa_params;       /* whatsapp: array of template strings, one per {{n}} */
 };
 
 /* Parses and checks a template (takes a reference to doc): the fields its
@@ -25,6 +37,11 @@ struct td_template {
  * *out (caller destroys), -EINVAL with the bad field's path in err, or
  * -ENOMEM. */
 int td_template_parse(json_t *doc, struct td_template **out, char *err, size_t errcap);
+
+/* Renders t's texts against a sample booking (the template's "sample", else
+ * a built-in one) into *out: {"subject", "text", "html", "params"}. For
+ * previews and the SMS segment warning at save time. Returns 0 or -EINVAL. */
+int td_template_sample(const struct td_template *t, json_t **out, char *err, size_t errcap);
 
 /* Frees a template; NULL is a no-op. */
 void td_template_destroy(struct td_template *t);

@@ -45,7 +45,8 @@ def sample_bookings(run=1):
             "name": name,
             "location": "Hafen Ueckermünde, Steg 3",
             "customer": {"first_name": first, "last_name": last, "email": email, "phone": phone,
-                         "locale": "de"},
+                         "locale": "de", "consent": {"sms": True}},
+
             "data": data,
         }
 

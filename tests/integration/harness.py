@@ -188,7 +188,8 @@ def booking(booking_id="B-1", days_ahead=3, hours=6, status="confirmed", **extra
         "name": "SKS Praxis",
         "location": "Hafen Ueckermünde",
         "customer": {"first_name": "Anna", "last_name": "Berg", "email": "anna@example.org",
-                     "phone": "+491711234567"},
+                     "phone": "+491711234567", "consent": {"sms": True}},
+
         "data": {"boat": "Hansa 2"},
     }
     doc.update(extra)

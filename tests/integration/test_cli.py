@@ -73,8 +73,11 @@ class Cli(unittest.TestCase):
             p = setup.cli("migrate")
             self.assertIn("(already up to date)", p.stdout)
             self.assertNotIn("applied", p.stdout)
-            self.assertEqual(psql(db.dsn, "SELECT version, name FROM tidings.schema_version"),
-                             [["1", "001_core"]])
+            shipped = sorted(f[:-4] for f in os.listdir(os.path.join(SOURCE_DIR, "sql"))
+                             if f[:3].isdigit() and f.endswith(".sql"))
+            self.assertEqual(psql(db.dsn, "SELECT version, name FROM tidings.schema_version ORDER BY 1"),
+                             [[str(int(name[:3])), name] for name in shipped])
+
             psql(db.dsn, "INSERT INTO tidings.schema_version (version, name) VALUES (999, '999_future')")
             p = setup.cli("migrate", check=False)
             self.assertEqual(p.returncode, 1)

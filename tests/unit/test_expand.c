@@ -250,7 +250,8 @@ static void test_plan(void)
     td_expand_transitions(NULL, &b, &t);
     int64_t trigger = b.start_ms - 5LL * 86400000; /* booked 5 days ahead */
     struct td_plan plan = {0};
-    CHECK(td_expand_plan(&b, trigger, &t, seqs, 3, &plan) == 0);
+    struct td_condition_env env = {b.doc, NULL, NULL};
+    CHECK(td_expand_plan(&b, trigger, &t, seqs, 3, &env, &plan) == 0);
     /* only the first sequence matches: 2 + 1 + 1 rows */
     CHECK(plan.count == 4);
     if (plan.count == 4) {
@@ -261,14 +262,21 @@ static void test_plan(void)
         CHECK_STR(plan.items[1].channel, "sms");
         CHECK_STR(plan.items[2].step_id, "7d");
         CHECK_HAS(plan.items[2].skip_reason, "min_lead");
-        CHECK(plan.items[2].deadline_ms == b.start_ms); /* a "before" message */
+        CHECK(plan.items[2].before_start); /* expires when the booking starts */
+        CHECK_STR(json_string_value(json_object_get(plan.items[2].timing, "anchor")), "start");
+        CHECK(json_integer_value(json_object_get(plan.items[2].timing, "days")) == -7);
         CHECK_STR(plan.items[3].step_id, "after");
-        CHECK(plan.items[3].local_minute == 600);
-        CHECK(plan.items[3].deadline_ms == -1);
+        CHECK(json_integer_value(json_object_get(plan.items[3].timing, "local")) == 600);
+        CHECK(!plan.items[3].before_start);
+        /* the booking has no end: a step timed from it is skipped, with reason */
+        CHECK_HAS(plan.items[3].skip_reason, "the booking has no end");
+        CHECK(plan.items[1].requires_consent); /* sms asks for consent by default */
+        CHECK(!plan.items[0].requires_consent);
     }
     td_plan_clear(&plan);
     /* booked 10 days ahead: the 7-day step is planned */
-    CHECK(td_expand_plan(&b, b.start_ms - 10LL * 86400000, &t, seqs, 3, &plan) == 0);
+    CHECK(td_expand_plan(&b, b.start_ms - 10LL * 86400000, &t, seqs, 3, &env, &plan) == 0);
+
     CHECK(plan.count == 4 && plan.items[2].skip_reason == NULL);
     td_plan_clear(&plan);
     td_booking_clear(&b);

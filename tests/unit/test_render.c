@@ -77,11 +77,12 @@ static void test_broken_templates(void)
     free(t);
 }
 
-static int collect(void *ctx, const char *name, size_t len)
+static int collect(void *ctx, const char *name, size_t len, const char *section, size_t section_len)
 {
     char *buf = ctx;
     size_t used = strlen(buf);
-    snprintf(buf + used, 256 - used, "%.*s,", (int)len, name);
+    snprintf(buf + used, 256 - used, "%.*s%s%.*s,", (int)len, name, section ? "@" : "",
+             (int)section_len, section ? section : "");
     return 0;
 }
 
@@ -91,7 +92,8 @@ static void test_names(void)
     char err[128];
     CHECK(td_render_names("{{a}} {{#s}}{{b.c}}{{/s}} {{^i}}{{.}}{{/i}}{{! x}}", collect, names, err,
                           sizeof(err)) == 0);
-    CHECK_STR(names, "a,s,b.c,i,");
+    CHECK_STR(names, "a,s,b.c@s,i,");
+
     CHECK(td_render_names("{{#s}}", collect, names, err, sizeof(err)) < 0);
 }
 

@@ -1,0 +1,340 @@
+/* condition: when a step applies, as data. */
+#include "condition.h"
+
+#include "timefmt.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const compare_ops[] = {"equals", "not_equals", "in",  "not_in", "exists", "gt",
+                                          "gte",    "lt",         "lte", "before", "after"};
+
+static bool field_path_ok(const char *path)
+{
+    static const char *const roots[] = {"booking.", "customer.", "data."};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(roots[i]);
+        if (strncmp(path, roots[i], n) == 0 && path[n] && path[strlen(path) - 1] != '.')
+            return !strstr(path, "..");
+    }
+    return false;
+}
+
+static bool is_time_string(json_t *v)
+{
+    int64_t ms;
+    return json_is_string(v) && td_time_parse(json_string_value(v), &ms) == 0;
+}
+
+static int check_field(json_t *cond, const char *path, char *err, size_t cap)
+{
+    json_t *field = json_object_get(cond, "field");
+    if (!json_is_string(field) || !field_path_ok(json_string_value(field))) {
+        snprintf(err, cap, "%s.field: must be a path starting with booking., customer. or data.",
+                 path);
+        return -EINVAL;
+    }
+    const char *op = NULL;
+    json_t *value = NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(cond, key, v)
+    {
+        if (strcmp(key, "field") == 0)
+            continue;
+        bool known = false;
+        for (size_t i = 0; i < sizeof(compare_ops) / sizeof(compare_ops[0]); i++)
+            known = known || strcmp(key, compare_ops[i]) == 0;
+        if (!known || op) {
+            snprintf(err, cap, "%s.%s: %s", path, key,
+                     known ? "only one comparison per clause"
+                           : "unknown comparison (equals, not_equals, in, not_in, exists, gt, "
+                             "gte, lt, lte, before, after)");
+            return -EINVAL;
+        }
+        op = key;
+        value = v;
+    }
+    if (!op) {
+        snprintf(err, cap, "%s: a comparison is missing (equals, in, exists, gt, ...)", path);
+        return -EINVAL;
+    }
+    if ((strcmp(op, "in") == 0 || strcmp(op, "not_in") == 0) && !json_is_array(value)) {
+        snprintf(err, cap, "%s.%s: must be an array", path, op);
+        return -EINVAL;
+    }
+    if (strcmp(op, "exists") == 0 && !json_is_boolean(value)) {
+        snprintf(err, cap, "%s.exists: must be true or false", path);
+        return -EINVAL;
+    }
+    if ((op[0] == 'g' || op[0] == 'l') && !json_is_number(value) && !is_time_string(value)) {
+        snprintf(err, cap, "%s.%s: must be a number or an RFC 3339 time", path, op);
+        return -EINVAL;
+    }
+    if ((strcmp(op, "before") == 0 || strcmp(op, "after") == 0) && !is_time_string(value)) {
+        snprintf(err, cap, "%s.%s: must be an RFC 3339 time like 2026-06-01T00:00:00Z", path, op);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_other_bookings(json_t *cond, const char *path, char *err, size_t cap)
+{
+    json_t *q = json_object_get(cond, "other_bookings");
+    if (!json_is_object(q)) {
+        snprintf(err, cap, "%s.other_bookings: must be an object", path);
+        return -EINVAL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(q, key, v)
+    {
+        if (strcmp(key, "subtypes") == 0) {
+            size_t i;
+            json_t *s;
+            bool ok = json_is_array(v);
+            json_array_foreach(v, i, s) ok = ok && json_is_string(s);
+            if (!ok) {
+                snprintf(err, cap, "%s.other_bookings.subtypes: must be an array of strings", path);
+                return -EINVAL;
+            }
+        } else if (strcmp(key, "overlapping") == 0) {
+            if (!json_is_boolean(v)) {
+                snprintf(err, cap, "%s.other_bookings.overlapping: must be true or false", path);
+                return -EINVAL;
+            }
+        } else {
+            snprintf(err, cap, "%s.other_bookings.%s: unknown (subtypes, overlapping)", path, key);
+            return -EINVAL;
+        }
+    }
+    json_t *exists = json_object_get(cond, "exists");
+    if (!json_is_boolean(exists) || json_object_size(cond) != 2) {
+        snprintf(err, cap, "%s: other_bookings needs \"exists\": true or false, and nothing else",
+                 path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int td_condition_check(json_t *cond, const char *prefix, char *err, size_t errcap)
+{
+    if (!json_is_object(cond)) {
+        snprintf(err, errcap, "%s: must be an object", prefix);
+        return -EINVAL;
+    }
+    json_t *list = NULL;
+    const char *group = json_object_get(cond, "all")   ? "all"
+                        : json_object_get(cond, "any") ? "any"
+                                                       : NULL;
+    if (group) {
+        list = json_object_get(cond, group);
+        if (!json_is_array(list) || json_array_size(list) == 0 || json_object_size(cond) != 1) {
+            snprintf(err, errcap, "%s.%s: must be a non-empty array, alone in its object", prefix,
+                     group);
+            return -EINVAL;
+        }
+        size_t i;
+        json_t *c;
+        json_array_foreach(list, i, c)
+        {
+            char path[160];
+            snprintf(path, sizeof(path), "%s.%s[%zu]", prefix, group, i);
+            if (td_condition_check(c, path, err, errcap) < 0)
+                return -EINVAL;
+        }
+        return 0;
+    }
+    if (json_object_get(cond, "not")) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s.not", prefix);
+        if (json_object_size(cond) != 1) {
+            snprintf(err, errcap, "%s: must be alone in its object", path);
+            return -EINVAL;
+        }
+        return td_condition_check(json_object_get(cond, "not"), path, err, errcap);
+    }
+    if (json_object_get(cond, "consent")) {
+        json_t *c = json_object_get(cond, "consent");
+        if (!json_is_string(c) || json_object_size(cond) != 1) {
+            snprintf(err, errcap, "%s.consent: must be a channel name, alone in its object",
+                     prefix);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (json_object_get(cond, "other_bookings"))
+        return check_other_bookings(cond, prefix, err, errcap);
+    if (json_object_get(cond, "field"))
+        return check_field(cond, prefix, err, errcap);
+    snprintf(err, errcap, "%s: expected all, any, not, field, consent or other_bookings", prefix);
+    return -EINVAL;
+}
+
+/* Finds booking.x / customer.x / data.x in the booking document. */
+static json_t *field_value(json_t *booking, const char *path)
+{
+    json_t *v = booking;
+    const char *p = path;
+    if (strncmp(p, "booking.", 8) == 0) {
+        p += 8;
+    } else if (strncmp(p, "customer.", 9) == 0) {
+        v = json_object_get(booking, "customer");
+        p += 9;
+    } else {
+        v = json_object_get(booking, "data");
+        p += 5;
+    }
+    while (v && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        v = json_is_object(v) ? json_object_getn(v, p, n) : NULL;
+        p += n + (dot ? 1 : 0);
+    }
+    return json_is_null(v) ? NULL : v;
+}
+
+/* -1, 0, 1 like strcmp, or 2 when the two cannot be compared. */
+static int compare(json_t *a, json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b)) {
+        double x = json_number_value(a), y = json_number_value(b);
+        return x < y ? -1 : x > y;
+    }
+    int64_t x, y;
+    if (json_is_string(a) && json_is_string(b) && td_time_parse(json_string_value(a), &x) == 0 &&
+        td_time_parse(json_string_value(b), &y) == 0)
+        return x < y ? -1 : x > y;
+    return 2;
+}
+
+static bool in_list(json_t *value, json_t *list)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(list, i, item)
+    {
+        if (value && json_equal(value, item))
+            return true;
+    }
+    return false;
+}
+
+static bool eval_field(json_t *cond, json_t *booking)
+{
+    const char *path = json_string_value(json_object_get(cond, "field"));
+    json_t *v = field_value(booking, path);
+    const char *key;
+    json_t *operand;
+    json_object_foreach(cond, key, operand)
+    {
+        if (strcmp(key, "field") == 0)
+            continue;
+        if (strcmp(key, "exists") == 0)
+            return (v != NULL) == json_is_true(operand);
+        if (strcmp(key, "equals") == 0)
+            return v && json_equal(v, operand);
+        if (strcmp(key, "not_equals") == 0)
+            return !v || !json_equal(v, operand);
+        if (strcmp(key, "in") == 0)
+            return in_list(v, operand);
+        if (strcmp(key, "not_in") == 0)
+            return !in_list(v, operand);
+        int c = v ? compare(v, operand) : 2;
+        if (c == 2)
+            return false;
+        if (strcmp(key, "gt") == 0 || strcmp(key, "after") == 0)
+            return c > 0;
+        if (strcmp(key, "gte") == 0)
+            return c >= 0;
+        if (strcmp(key, "lt") == 0 || strcmp(key, "before") == 0)
+            return c < 0;
+        if (strcmp(key, "lte") == 0)
+            return c <= 0;
+    }
+    return false;
+}
+
+static void describe(json_t *cond, char *why, size_t cap)
+{
+    if (!why || !cap)
+        return;
+    char *text = json_dumps(cond, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(why, cap, "condition not met: %.200s", text ? text : "?");
+    free(text);
+}
+
+int td_condition_eval(json_t *cond, const struct td_condition_env *env, bool *holds, char *why,
+                      size_t whycap)
+{
+    *holds = true;
+    if (!cond)
+        return 0;
+    json_t *list = json_object_get(cond, "all");
+    bool all = list != NULL;
+    if (!list)
+        list = json_object_get(cond, "any");
+    if (list) {
+        size_t i;
+        json_t *c;
+        bool any = false;
+        json_array_foreach(list, i, c)
+        {
+            bool h;
+            int rc = td_condition_eval(c, env, &h, all ? why : NULL, whycap);
+            if (rc < 0)
+                return rc;
+            if (all && !h) {
+                *holds = false;
+                return 0;
+            }
+            any = any || h;
+        }
+        *holds = all || any;
+        if (!*holds)
+            describe(cond, why, whycap);
+        return 0;
+    }
+    json_t *inner = json_object_get(cond, "not");
+    if (inner) {
+        bool h;
+        int rc = td_condition_eval(inner, env, &h, NULL, 0);
+        *holds = !h;
+        if (!*holds)
+            describe(cond, why, whycap);
+        return rc;
+    }
+    json_t *consent = json_object_get(cond, "consent");
+    if (consent) {
+        json_t *c = json_object_get(json_object_get(env->booking, "customer"), "consent");
+        *holds = json_is_true(json_object_get(c, json_string_value(consent)));
+        if (!*holds && why)
+            snprintf(why, whycap, "no %s consent", json_string_value(consent));
+        return 0;
+    }
+    json_t *q = json_object_get(cond, "other_bookings");
+    if (q) {
+        struct td_other_bookings_query query = {
+            .subtypes = json_object_get(q, "subtypes"),
+            .overlapping = json_is_true(json_object_get(q, "overlapping")),
+        };
+        bool exists = false;
+        if (!env->other_bookings || env->other_bookings(env->ctx, &query, &exists) < 0) {
+            *holds = false;
+            if (why)
+                snprintf(why, whycap, "the customer's other bookings could not be looked up");
+            return -EIO;
+        }
+        *holds = exists == json_is_true(json_object_get(cond, "exists"));
+        if (!*holds && why)
+            snprintf(why, whycap, "the customer %s other bookings like this",
+                     exists ? "has" : "has no");
+        return 0;
+    }
+    *holds = eval_field(cond, env->booking);
+    if (!*holds)
+        describe(cond, why, whycap);
+    return 0;
+}

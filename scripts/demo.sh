@@ -24,16 +24,21 @@ echo "built build/tidings and build/plugins/*.so"
 
 step "3/7 private PostgreSQL cluster in var/pg"
 TIDINGS_PG_TRAVERSE=1 scripts/pg-cluster.sh start var/pg
-mkdir -p var/demo var/outbox
-if [ ! -s var/demo/webhook-secret ]; then
-  python3 -c "import base64,os;print('whsec_'+base64.b64encode(os.urandom(32)).decode())" > var/demo/webhook-secret
-  chmod 600 var/demo/webhook-secret
-fi
+mkdir -p var/outbox
+for org in demo haff-segeln; do
+  mkdir -p "var/$org"
+  if [ ! -s "var/$org/webhook-secret" ]; then
+    python3 -c "import base64,os;print('whsec_'+base64.b64encode(os.urandom(32)).decode())" > "var/$org/webhook-secret"
+    chmod 600 "var/$org/webhook-secret"
+  fi
+done
 
 step "4/7 configuration, schema, sequences"
 build/tidings check
 build/tidings migrate
 build/tidings sequences import --org demo sql/seed/demo.json
+build/tidings sequences import --org haff-segeln sql/seed/haff-segeln.json
+
 
 step "5/7 engine"
 port=$(sed -n 's/^listen *= *[0-9.]*:\([0-9]*\).*/\1/p' tidings.ini)

@@ -77,7 +77,7 @@ class Setup:
     """A folder with tidings.ini and conf.d/<org>.ini files, one webhook
     secret and one outbox folder per organization."""
 
-    def __init__(self, db, orgs=("acme",), batch=100, extra_engine=""):
+    def __init__(self, db, orgs=("acme",), batch=100, extra_engine="", channels=("email", "sms")):
         self.dir = tempfile.mkdtemp(prefix="tidings-it-")
         self.db = db
         self.secrets = {}
@@ -92,19 +92,22 @@ class Setup:
                    f"[dispatch]\nrecheck = 2\nbatch = {batch}\n"
                    "[log]\nlevel = debug\n" + extra_engine)
         for org in orgs:
-            self.add_org(org)
+            self.add_org(org, channels=channels)
 
-    def add_org(self, org, timezone="Europe/Berlin"):
+
+    def add_org(self, org, timezone="Europe/Berlin", channels=("email", "sms")):
         self.secrets[org] = new_secret()
         self.outbox[org] = os.path.join(self.dir, "outbox", org)
         self.write(f"secret-{org}", self.secrets[org] + "\n")
-        self.write(f"conf.d/{org}.ini",
-                   f"[org]\nid = {org}\nname = {org.title()} Segelschule\n"
-                   f"timezone = {timezone}\nlocale = de\n\n"
-                   f"[trigger.webhook]\nplugin = booking_webhook\nsecret = file:../secret-{org}\n\n"
-                   f"[channel.email]\nplugin = outbox\ndir = ../outbox/{org}\n"
-                   "from = Test <test@example.org>\n\n"
-                   f"[channel.sms]\nplugin = outbox\ndir = ../outbox/{org}\n")
+        text = (f"[org]\nid = {org}\nname = {org.title()} Segelschule\n"
+                f"timezone = {timezone}\nlocale = de\n\n"
+                f"[trigger.webhook]\nplugin = booking_webhook\nsecret = file:../secret-{org}\n\n")
+        for ch in channels:
+            text += f"[channel.{ch}]\nplugin = outbox\ndir = ../outbox/{org}\n"
+            if ch == "email":
+                text += "from = Test <test@example.org>\n"
+        self.write(f"conf.d/{org}.ini", text)
+
 
     def write(self, name, text):
         with open(os.path.join(self.dir, name), "w", encoding="utf-8") as f:
@@ -198,3 +201,14 @@ def booking(booking_id="B-1", days_ahead=3, hours=6, status="confirmed", **extra
 
 def dumps(obj):
     return json.dumps(obj).encode()
+
+
+def make_due_now(dsn, where):
+    """Makes the scheduled rows matching where due at once and wakes the engine."""
+    psql(dsn, f"UPDATE tidings.messages SET scheduled_for = now() WHERE status = 'scheduled' AND {where}")
+    psql(dsn, "NOTIFY tidings_due")
+
+
+def rows(dsn, booking_id, columns="sequence_key, step_id, channel, status"):
+    return psql(dsn, f"SELECT {columns} FROM tidings.messages WHERE booking_id = '{booking_id}' "
+                     "ORDER BY sequence_key, scheduled_for, step_id, channel")

@@ -47,10 +47,36 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
+def generated_sequences(n):
+    """n active sequences that all match the bench's bookings: 4 steps, 5 rows each, with a
+    condition and a send window, like real ones."""
+    email = [{"channel": "email", "template": "t"}]
+    seqs = []
+    for i in range(n):
+        seqs.append({
+            "key": f"seq-{i}", "name": f"Sequence {i}", "status": "active",
+            "trigger": {"on": "booking.confirmed"}, "exit": {"on": ["booking.cancelled"]},
+            "window": {"from": "08:00", "to": "20:00"},
+            "when": {"field": "customer.email", "exists": True},
+            "steps": [
+                {"id": "7d", "at": {"from": "start", "offset": "-7d", "time": "09:00"}, "send": email},
+                {"id": "3d", "at": {"from": "start", "offset": "-3d", "time": "09:00"}, "send": email},
+                {"id": "1d", "at": {"from": "start", "offset": "-1d", "time": "18:00"},
+                 "send": email + [{"channel": "sms", "template": "s"}]},
+                {"id": "after", "at": {"from": "trigger", "offset": "30d", "time": "10:00"}, "send": email},
+            ]})
+    templates = [{"key": "t", "channel": "email", "subject": "Hallo {{firstName}}", "text": "{{eventName}} am {{eventDate}}"},
+                 {"key": "s", "channel": "sms", "text": "Hallo {{firstName}}, bis morgen"}]
+    return {"sequences": seqs, "templates": templates}
+
+
 def main():
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bookings", type=int, default=3000)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--sequences", type=int, default=0,
+                    help="active sequences per organization (0: the demo sequence)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
 
@@ -80,8 +106,14 @@ def main():
         tidings = os.path.join(args.build, "tidings")
         cfg = os.path.join(work, "tidings.ini")
         sh(tidings, "-c", cfg, "migrate")
-        sh(tidings, "-c", cfg, "sequences", "import", "--org", "bench",
-           os.path.join(ROOT, "sql", "seed", "demo.json"))
+        seq_file = os.path.join(ROOT, "sql", "seed", "demo.json")
+        rows_per_booking = 4
+        if args.sequences:
+            seq_file = os.path.join(work, "sequences.json")
+            with open(seq_file, "w") as f:
+                json.dump(generated_sequences(args.sequences), f)
+            rows_per_booking = 5 * args.sequences
+        sh(tidings, "-c", cfg, "sequences", "import", "--org", "bench", seq_file)
         log = open(os.path.join(work, "engine.log"), "w")
         engine = subprocess.Popen([tidings, "-c", cfg, "run"], stderr=log)
         deadline = time.monotonic() + 15
@@ -133,6 +165,11 @@ def main():
             with lock:
                 latencies.extend(mine)
 
+        profiler = None
+        if os.environ.get("BENCH_PERF"):
+            profiler = subprocess.Popen(["perf", "record", "-g", "-o", os.environ["BENCH_PERF"], "-p",
+                                         str(engine.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         cpu0, _ = proc_figures(engine.pid)
         t0 = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
@@ -142,19 +179,24 @@ def main():
             t.join()
         wall = time.perf_counter() - t0
         cpu1, hwm = proc_figures(engine.pid)
+        if profiler:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait()
+
         latencies.sort()
         events = int(sh("psql", dsn, "-tAXc", "SELECT count(*) FROM tidings.events").strip())
         rows = int(sh("psql", dsn, "-tAXc", "SELECT count(*) FROM tidings.messages").strip())
         ms = [x * 1000 for x in latencies]
-        print(f"bench: {args.bookings} signed bookings, {args.concurrency} concurrent keep-alive clients, "
-              f"demo sequence (4 message rows per booking)")
+        what = (f"{args.sequences} active sequences ({rows_per_booking} message rows per booking)"
+                if args.sequences else "demo sequence (4 message rows per booking)")
+        print(f"bench: {args.bookings} signed bookings, {args.concurrency} concurrent keep-alive clients, {what}")
         print(f"  throughput          {args.bookings / wall:8.0f} bookings/s  ({wall:.2f} s)")
         print(f"  POST -> 202 (committed rows)  p50 {percentile(ms, 50):.2f} ms  p95 {percentile(ms, 95):.2f} ms  "
               f"p99 {percentile(ms, 99):.2f} ms  max {ms[-1]:.2f} ms")
         print(f"  engine CPU          {cpu1 - cpu0:8.2f} s  ({(cpu1 - cpu0) / args.bookings * 1e3:.3f} ms per booking)")
         print(f"  engine peak RSS     {hwm:8.1f} MiB")
         print(f"  stored              {events} events, {rows} message rows, {len(errors)} non-202 answers")
-        ok = not errors and events == args.bookings and rows == 4 * args.bookings
+        ok = not errors and events == args.bookings and rows == rows_per_booking * args.bookings
         print("  result              " + ("OK: nothing lost" if ok else "FAILED: something is missing"))
         return 0 if ok else 1
     finally:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo, end to end, on a fresh Debian 12 machine as root: installs what is
 # missing, builds, starts a private PostgreSQL cluster in var/pg, migrates,
-# imports the demo sequence, starts the engine with conf.d/demo.ini, posts three
+# imports the sequences, starts the engine with conf.d/demo.ini (and Gerrit's
+# conf.d/haff-segeln.ini), posts four
 # signed sample bookings, and shows the messages that were scheduled and those
 # the outbox channel wrote to var/outbox. Everything stops at the end unless
 # --keep-running is given.  usage: scripts/demo.sh [--keep-running]
@@ -60,11 +61,13 @@ for _ in $(seq 1 100); do
 done
 echo "engine pid $engine on http://127.0.0.1:$port (log: var/demo/engine.log)"
 
-step "6/7 three signed sample bookings"
+step "6/7 signed sample bookings: three to the demo school, one to Gerrit's"
 before=$(ls var/outbox | wc -l)
 run=$(( $(cat var/demo/runs 2>/dev/null || echo 0) + 1 ))
 echo "$run" > var/demo/runs
 python3 scripts/demo_bookings.py "http://127.0.0.1:$port" var/demo/webhook-secret "$run"
+echo "  and one course to Gerrit's organization (haff-segeln), with his shipped sequences:"
+python3 scripts/demo_bookings.py "http://127.0.0.1:$port" var/haff-segeln/webhook-secret "$run" haff-segeln
 for _ in $(seq 1 100); do
   [ "$(ls var/outbox | wc -l)" -ge $((before + 6)) ] && break
   sleep 0.1
@@ -79,6 +82,13 @@ psql "$dsn" -X -P pager=off -c "
          coalesce(m.provider_id, m.reason, '') AS detail
     FROM tidings.messages m WHERE m.org_id = 'demo' AND m.booking_id LIKE 'R$run-%'
    ORDER BY m.booking_id, m.scheduled_for, m.channel"
+echo "-- Gerrit's course, ten days ahead: his Vorher sequence and the cross-sell (times in Europe/Berlin)"
+psql "$dsn" -X -P pager=off -c "
+  SELECT m.id, m.sequence_key AS sequence, m.step_id AS step, m.channel, m.status,
+         to_char(m.scheduled_for AT TIME ZONE 'Europe/Berlin', 'Dy DD.MM. HH24:MI') AS scheduled_for,
+         coalesce(m.reason, '') AS reason
+    FROM tidings.messages m WHERE m.org_id = 'haff-segeln' AND m.booking_id = 'R$run-SKS-7'
+   ORDER BY m.scheduled_for, m.sequence_key, m.channel"
 echo "-- the outbox (var/outbox)"
 ls -lt var/outbox | tail -n +2 | head -n 12
 latest_eml=$(ls -t var/outbox/*.eml | head -n 1)

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Posts the demo's sample bookings (signed) to a running engine.
 
-usage: demo_bookings.py BASE_URL SECRET_FILE [RUN]
+usage: demo_bookings.py BASE_URL SECRET_FILE [RUN [ORG]]
 
 Three bookings of the demo sailing school, dated from today in Europe/Berlin:
 a course the day after tomorrow, one in nine days, and one in three weeks.
-RUN (default 1) numbers the booking references, so each demo run books anew.
+RUN (default 1) numbers the booking references, so each demo run books anew. With ORG
+haff-segeln it posts one Segelschule course ten days ahead to Gerrit's organization instead.
 """
 import datetime
 import os
@@ -51,15 +52,30 @@ def sample_bookings(run=1):
         }
 
 
+def gerrits_course(run=1):
+    start = at(10, 10)
+    yield {
+        "id": f"R{run}-SKS-7", "status": "confirmed", "subtype": "class_enrollment",
+        "start": start.isoformat(), "end": (start + datetime.timedelta(days=2, hours=7)).isoformat(),
+        "timezone": "Europe/Berlin",
+        "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "name": "SKS Praxistörn", "location": "Hafen Ueckermünde, Steg 3",
+        "customer": {"first_name": "Jonas", "last_name": "Wendt", "email": "jonas.wendt@example.org",
+                     "phone": "+491731112223", "locale": "de", "consent": {"sms": True}},
+        "data": {"boat": "Hansa 2"},
+    }
+
+
 def main(argv):
-    if len(argv) not in (3, 4) or argv[1] in ("-h", "--help"):
+    if len(argv) not in (3, 4, 5) or argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         return 0 if len(argv) > 1 and argv[1] in ("-h", "--help") else 2
-    url = argv[1].rstrip("/") + "/v1/orgs/demo/bookings"
+    org = argv[4] if len(argv) == 5 else "demo"
+    url = argv[1].rstrip("/") + f"/v1/orgs/{org}/bookings"
     secret = webhook_client.load_secret(argv[2])
     failed = 0
-    run = int(argv[3]) if len(argv) == 4 else 1
-    for b in sample_bookings(run):
+    run = int(argv[3]) if len(argv) >= 4 else 1
+    for b in (gerrits_course(run) if org == "haff-segeln" else sample_bookings(run)):
         status, answer, _ = webhook_client.post_booking(url, secret, b)
         print(f"  POST {b['id']} ({b['name']}, {b['start'][:16]}): HTTP {status} {answer}")
         failed += status != 202

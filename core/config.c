@@ -52,6 +52,8 @@ static const struct conf_key engine_keys[] = {
      ENGINE_LONG(dispatch_lease_s)},
     {"dispatch", "recheck", TD_VALUE_INT, false, "30", 1, 3600, false,
      ENGINE_LONG(dispatch_recheck_s)},
+    {"dispatch", "workers", TD_VALUE_INT, false, "2", 1, 64, false, ENGINE_LONG(dispatch_workers)},
+
     {"log", "level", TD_VALUE_LOGLEVEL, false, "info", 0, 0, false, ENGINE_TEXT(log_level)},
 };
 
@@ -172,7 +174,9 @@ static void conf_check_core_sections(const struct td_ini *ini, const struct conf
             conf_report_unknown(ini, s, known, diag);
             free(known);
         } else if (!(allow_instances && (strncmp(s->name, "channel.", 8) == 0 ||
-                                         strncmp(s->name, "trigger.", 8) == 0))) {
+                                         strncmp(s->name, "trigger.", 8) == 0)) &&
+                   !(!allow_instances && strncmp(s->name, "account.", 8) == 0)) {
+
             td_diag_add(diag, "%s:%d: unknown section [%s]", ini->path, s->line, s->name);
         }
     }
@@ -207,10 +211,13 @@ static int conf_add_instance(struct td_org_config *org, struct td_ini_section *s
         return -ENOMEM;
     org->instances = p;
     struct td_instance_config *inst = &org->instances[org->instance_count];
+    memset(inst, 0, sizeof(*inst));
     inst->kind = kind;
     inst->name = strdup(name);
     inst->plugin = strdup(plugin->value);
     inst->section = s;
+    if (kind == TD_PLUGIN_CHANNEL)
+        td_channel_policy_parse(org->path, s, &inst->policy, diag);
     if (!inst->name || !inst->plugin) {
         free(inst->name);
         free(inst->plugin);
@@ -225,6 +232,7 @@ static void conf_org_clear(struct td_org_config *org)
     for (size_t i = 0; i < org->instance_count; i++) {
         free(org->instances[i].name);
         free(org->instances[i].plugin);
+        td_channel_policy_clear(&org->instances[i].policy);
     }
     free(org->instances);
     td_ini_destroy(org->ini);
@@ -277,6 +285,60 @@ static int conf_org_load(const char *path, struct td_org_config *org, struct td_
         }
     }
     return 0;
+}
+
+/* [account.<name>] sections of tidings.ini: a rate shared by the connections
+ * that name the account. */
+static int conf_load_accounts(struct td_ini *ini, struct td_conf *conf, struct td_diag *diag)
+{
+    for (size_t i = 0; i < ini->count; i++) {
+        struct td_ini_section *s = &ini->sections[i];
+        if (strncmp(s->name, "account.", 8) != 0)
+            continue;
+        char err[200];
+        char *id = NULL;
+        if (td_value_normalize(TD_VALUE_ID, s->name + 8, NULL, 0, 0, &id, err, sizeof(err)) < 0) {
+            td_diag_add(diag, "%s:%d: [%s] bad section name: %s", ini->path, s->line, s->name, err);
+            continue;
+        }
+        struct td_ini_entry *rate = td_ini_entry_take(s, "rate");
+        double per_s = 0;
+        if (!rate)
+            td_diag_add(diag, "%s:%d: [%s] missing required key 'rate'", ini->path, s->line,
+                        s->name);
+        else if (td_parse_rate(rate->value, &per_s) < 0)
+            td_diag_add(diag, "%s:%d: [%s] rate: '%s' is not a rate like 2/s or 600/m", ini->path,
+                        rate->line, s->name, rate->value);
+        conf_report_unknown(ini, s, "rate", diag);
+        struct td_account_config *a =
+            realloc(conf->accounts, (conf->account_count + 1) * sizeof(*a));
+        if (!a) {
+            free(id);
+            return -ENOMEM;
+        }
+        conf->accounts = a;
+        conf->accounts[conf->account_count].name = id;
+        conf->accounts[conf->account_count].rate_per_s = per_s;
+        conf->account_count++;
+    }
+    return 0;
+}
+
+/* Every account a channel names must be defined in tidings.ini. */
+static void conf_check_accounts_used(const struct td_conf *conf, struct td_diag *diag)
+{
+    for (size_t o = 0; o < conf->org_count; o++) {
+        const struct td_org_config *org = &conf->orgs[o];
+        for (size_t i = 0; i < org->instance_count; i++) {
+            const char *name = org->instances[i].policy.account;
+            if (name && !td_conf_account(conf, name))
+                td_diag_add(diag,
+                            "%s:%d: [%s] account '%s' is not defined (add [account.%s] "
+                            "with a rate to %s)",
+                            org->path, org->instances[i].section->line,
+                            org->instances[i].section->name, name, name, conf->engine.path);
+        }
+    }
 }
 
 static int conf_cmp_names(const void *a, const void *b)
@@ -339,6 +401,10 @@ int td_conf_load(const char *path, struct td_conf **out, struct td_diag *diag)
     const size_t nkeys = sizeof(engine_keys) / sizeof(engine_keys[0]);
     conf_apply_keys(ini, e->dir, engine_keys, nkeys, e, diag);
     conf_check_core_sections(ini, engine_keys, nkeys, diag, false);
+    if (conf_load_accounts(ini, conf, diag) < 0) {
+        rc = -ENOMEM;
+        goto out_fail;
+    }
 
     if (e->orgs_dir) {
         int lrc = conf_list_ini(e->orgs_dir, &files, &nfiles);
@@ -362,6 +428,7 @@ int td_conf_load(const char *path, struct td_conf **out, struct td_diag *diag)
         if (rc < 0)
             goto out_fail;
     }
+    conf_check_accounts_used(conf, diag);
     rc = 0;
     *out = conf;
     conf = NULL;
@@ -374,10 +441,23 @@ out_fail:
     return rc;
 }
 
+const struct td_account_config *td_conf_account(const struct td_conf *conf, const char *name)
+{
+    for (size_t i = 0; i < conf->account_count; i++) {
+        if (conf->accounts[i].name && strcmp(conf->accounts[i].name, name) == 0)
+            return &conf->accounts[i];
+    }
+    return NULL;
+}
+
 void td_conf_destroy(struct td_conf *conf)
 {
     if (!conf)
         return;
+    for (size_t i = 0; i < conf->account_count; i++)
+        free(conf->accounts[i].name);
+    free(conf->accounts);
+
     for (size_t i = 0; i < conf->org_count; i++)
         conf_org_clear(&conf->orgs[i]);
     free(conf->orgs);

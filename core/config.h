@@ -4,6 +4,7 @@
 #ifndef TD_CONFIG_H
 #define TD_CONFIG_H
 
+#include "channel_policy.h"
 #include "diag.h"
 #include "inifile.h"
 #include "tidings/plugin.h"
@@ -24,15 +25,24 @@ struct td_engine_config {
     long dispatch_batch;
     long dispatch_lease_s;
     long dispatch_recheck_s;
+    long dispatch_workers;
+
     char *log_level;
 };
 
 /* One [channel.<name>] or [trigger.<name>] section. */
 struct td_instance_config {
     enum td_plugin_kind kind;
-    char *name;                     /* <name> */
-    char *plugin;                   /* the plugin = key */
-    struct td_ini_section *section; /* borrowed from the org's ini */
+    char *name;                      /* <name> */
+    char *plugin;                    /* the plugin = key */
+    struct td_ini_section *section;  /* borrowed from the org's ini */
+    struct td_channel_policy policy; /* channels: the core's own keys */
+};
+
+/* An [account.<name>] of tidings.ini: a rate shared by connections naming it. */
+struct td_account_config {
+    char *name;
+    double rate_per_s;
 };
 
 struct td_org_config {
@@ -52,6 +62,8 @@ struct td_conf {
     struct td_engine_config engine;
     struct td_org_config *orgs;
     size_t org_count;
+    struct td_account_config *accounts;
+    size_t account_count;
 };
 
 /* Reads the engine file at path and every *.ini in its orgs folder. Problems
@@ -64,7 +76,11 @@ int td_conf_load(const char *path, struct td_conf **out, struct td_diag *diag);
 /* Frees a configuration; NULL is a no-op. */
 void td_conf_destroy(struct td_conf *conf);
 
+/* Returns the [account.<name>] of tidings.ini, or NULL. Borrowed from conf. */
+const struct td_account_config *td_conf_account(const struct td_conf *conf, const char *name);
+
 /* Returns the organization with id, or NULL. Borrowed from conf. */
+
 const struct td_org_config *td_conf_org(const struct td_conf *conf, const char *id);
 
 #endif

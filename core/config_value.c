@@ -155,3 +155,49 @@ int td_value_normalize(enum td_value_type type, const char *raw, const char *bas
     *out = strdup(raw);
     return *out ? 0 : -ENOMEM;
 }
+
+int td_parse_duration_ms(const char *s, long *out_ms)
+{
+    if (!s || !*s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || v < 0 || v > 100000000)
+        return -EINVAL;
+    long scale;
+    if (strcmp(end, "ms") == 0)
+        scale = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        scale = 1000;
+    else if (strcmp(end, "m") == 0)
+        scale = 60000;
+    else if (strcmp(end, "h") == 0)
+        scale = 3600000;
+    else
+        return -EINVAL;
+    if (v > LONG_MAX / scale)
+        return -EINVAL;
+    *out_ms = v * scale;
+    return 0;
+}
+
+int td_parse_rate(const char *s, double *per_second)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(s, &end, 10);
+    if (errno || n <= 0 || n > 10000000 || *end != '/')
+        return -EINVAL;
+    const char *unit = end + 1;
+    double seconds = strcmp(unit, "s") == 0   ? 1
+                     : strcmp(unit, "m") == 0 ? 60
+                     : strcmp(unit, "h") == 0 ? 3600
+                                              : 0;
+    if (seconds == 0)
+        return -EINVAL;
+    *per_second = (double)n / seconds;
+    return 0;
+}

@@ -32,4 +32,12 @@ int td_value_normalize(enum td_value_type type, const char *raw, const char *bas
 /* Parses a whole decimal integer in [min, max]. Returns 0 or -EINVAL. */
 int td_parse_long(const char *s, long min, long max, long *out);
 
+/* Parses a duration "500ms", "30s", "5m", "1h" (a bare number is seconds)
+ * into milliseconds. Returns 0 or -EINVAL. */
+int td_parse_duration_ms(const char *s, long *out_ms);
+
+/* Parses a rate "10/s", "600/m", "3600/h" into events per second. Returns 0
+ * or -EINVAL. */
+int td_parse_rate(const char *s, double *per_second);
+
 #endif

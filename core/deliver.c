@@ -4,6 +4,8 @@
 #include "buf.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
+#include "store.h"
 #include "render.h"
 #include "render_context.h"
 #include "sms.h"
@@ -16,11 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Retry policy until channels configure their own (issue 4). */
-#define DELIVER_MAX_ATTEMPTS     5
-#define DELIVER_BACKOFF_BASE_MS  30000
-#define DELIVER_BACKOFF_CAP_MS   3600000
-#define DELIVER_SUSPEND_PAUSE_MS 300000
+/* When a condition's lookup fails (the database), try the message again soon. */
+#define DELIVER_LOOKUP_RETRY_MS 5000
 
 struct prepared {
     struct td_claimed *row;
@@ -46,21 +45,6 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Full-jitter exponential backoff, capped. */
-static int64_t backoff_ms(int attempts)
-{
-    static _Thread_local unsigned seed;
-    if (!seed)
-        seed = (unsigned)now_ms() ^ (unsigned)(uintptr_t)&seed;
-    int shift = attempts > 1 ? attempts - 1 : 0;
-    if (shift > 16)
-        shift = 16;
-    int64_t ceiling = (int64_t)DELIVER_BACKOFF_BASE_MS << shift;
-    if (ceiling > DELIVER_BACKOFF_CAP_MS)
-        ceiling = DELIVER_BACKOFF_CAP_MS;
-    return ceiling / 2 + (int64_t)(rand_r(&seed) % (unsigned)(ceiling / 2 + 1));
 }
 
 static void set_outcome(struct td_outcome *o, struct prepared *p, const char *status,
@@ -202,7 +186,7 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
     char why[256] = "";
     if (td_condition_eval(m->conditions, &env, &holds, why, sizeof(why)) < 0) {
         set_outcome(o, p, "scheduled", "conditions could not be checked: %s", why);
-        o->retry_at_ms = now + backoff_ms(m->attempts);
+        o->retry_at_ms = now + DELIVER_LOOKUP_RETRY_MS;
         o->attempt_delta = -1;
         return;
     }
@@ -291,11 +275,15 @@ static void fill_message(struct td_message *msg, const struct prepared *p)
     msg->deadline_ms = m->deadline_ms;
 }
 
-/* Maps a plugin verdict to the row's next state. */
-static void apply_result(struct prepared *p, struct td_outcome *o, const struct td_result *r,
-                         int64_t now, struct td_deliver_stats *stats)
+/* Maps a plugin verdict to the row's next state, by the channel's policy. */
+static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
+                         const struct td_result *r, int64_t now, struct td_deliver_stats *stats)
 {
     struct td_claimed *m = p->row;
+    const struct td_channel_policy *policy = &p->channel->cfg->policy;
+    static _Thread_local unsigned seed;
+    if (!seed)
+        seed = (unsigned)now ^ (unsigned)(uintptr_t)&seed;
     switch (r->status) {
     case TD_OK:
         set_outcome(o, p, "sent", NULL);
@@ -305,24 +293,42 @@ static void apply_result(struct prepared *p, struct td_outcome *o, const struct 
         }
         stats->sent++;
         return;
-    case TD_RETRY:
-        if (m->attempts >= DELIVER_MAX_ATTEMPTS) {
+    case TD_RETRY: {
+        /* being told to slow down is not the message's fault: no attempt used */
+        bool throttled = r->http_status == 429;
+        if (!throttled && m->attempts >= policy->max_attempts) {
             set_outcome(o, p, "failed", "gave up after %d attempts: %s", m->attempts, r->reason);
+
             stats->failed++;
             return;
         }
-        set_outcome(o, p, "scheduled", "attempt %d: %s", m->attempts, r->reason);
-        o->retry_at_ms =
-            now + (r->retry_after_ms >= 0 ? r->retry_after_ms : backoff_ms(m->attempts));
+        long delay = r->retry_after_ms >= 0 ? (long)r->retry_after_ms
+                                            : td_channel_policy_backoff(policy, m->attempts, &seed);
+        set_outcome(o, p, "scheduled", "attempt %d: %s; retry in %.1f s", m->attempts, r->reason,
+                    (double)delay / 1000.0);
+        o->retry_at_ms = now + delay;
+        o->attempt_delta = throttled ? -1 : 0;
         stats->retried++;
         return;
-    case TD_SUSPEND:
+    }
+    case TD_SUSPEND: {
+        /* the connection itself is refused: stop claiming for it, everywhere */
         set_outcome(o, p, "scheduled", "channel suspended: %s", r->reason);
-        o->retry_at_ms = now + DELIVER_SUSPEND_PAUSE_MS;
+        o->retry_at_ms = now;
         o->attempt_delta = -1;
-        td_log(TD_LOG_ERROR, m->org_id, m->channel, "channel suspended: %s", r->reason);
-        stats->retried++;
+        if (!atomic_exchange(&p->channel->suspended, true)) {
+            char err[256];
+            td_log(TD_LOG_ERROR, m->org_id, m->channel,
+                   "ALERT channel suspended: %s; its messages wait until the configuration "
+                   "changes or `tidings channels resume` is run",
+                   r->reason);
+            if (td_store_channel_suspend(conn, m->org_id, m->channel, r->reason,
+                                         p->channel->fingerprint, err, sizeof(err)) < 0)
+                td_log(TD_LOG_ERROR, m->org_id, m->channel, "suspension not stored: %s", err);
+        }
+        stats->released++;
         return;
+    }
     case TD_FAIL:
     default:
         give_up(o, p, "failed", r->reason[0] ? r->reason : "refused by the provider");
@@ -332,9 +338,9 @@ static void apply_result(struct prepared *p, struct td_outcome *o, const struct 
 }
 
 /* Hands every ready row of p's channel to its plugin, in batches. */
-static void deliver_channel(struct prepared *items, struct td_outcome *outcomes, size_t count,
-                            struct td_instance *channel, const atomic_bool *stopping,
-                            struct td_deliver_stats *stats)
+static void deliver_channel(struct td_engine *engine, PGconn *conn, struct prepared *items,
+                            struct td_outcome *outcomes, size_t count, struct td_instance *channel,
+                            const atomic_bool *stopping, struct td_deliver_stats *stats)
 {
     const struct td_plugin *d = channel->plugin->desc;
     size_t limit = d->max_batch;
@@ -367,10 +373,18 @@ static void deliver_channel(struct prepared *items, struct td_outcome *outcomes,
             results[k].retry_after_ms = -1;
             snprintf(results[k].reason, sizeof(results[k].reason), "plugin gave no verdict");
         }
+        int64_t started = now_ms();
+        char labels[160];
+        snprintf(labels, sizeof(labels), "channel=\"%s\"", channel->cfg->name);
+        for (size_t k = 0; k < n; k++)
+            td_metrics_observe(engine->metrics, "tidings_lateness_seconds", labels,
+                               (double)(started - msgs[k].scheduled_for_ms) / 1000.0);
         d->channel->deliver(channel->state, msgs, n, results);
         int64_t now = now_ms();
+        td_metrics_observe(engine->metrics, "tidings_provider_latency_seconds", labels,
+                           (double)(now - started) / 1000.0);
         for (size_t k = 0; k < n; k++)
-            apply_result(&items[index[k]], &outcomes[index[k]], &results[k], now, stats);
+            apply_result(conn, &items[index[k]], &outcomes[index[k]], &results[k], now, stats);
     }
     free(msgs);
     free(results);
@@ -406,7 +420,7 @@ int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *
     }
     for (size_t i = 0; i < count; i++) {
         if (prep[i].ready && !prep[i].done)
-            deliver_channel(prep, outcomes, count, prep[i].channel, stopping, stats);
+            deliver_channel(engine, conn, prep, outcomes, count, prep[i].channel, stopping, stats);
     }
     return 0;
 }
@@ -430,4 +444,28 @@ void td_deliver_free(void *owned, size_t count)
         json_decref(prep[i].rendered);
     }
     free(prep);
+}
+
+void td_deliver_count(struct td_engine *engine, const struct td_claimed *items,
+                      const struct td_outcome *outcomes, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const struct td_claimed *m = &items[i];
+        const struct td_outcome *o = &outcomes[i];
+        const char *outcome = o->status ? o->status : "unknown";
+        bool retry = strcmp(outcome, "scheduled") == 0;
+        char labels[256];
+        snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\",outcome=\"%s\"", m->org_id,
+                 m->channel, retry ? "retry" : outcome);
+        td_metrics_add(engine->metrics, "tidings_deliveries_total", labels, 1);
+        if (retry && o->attempt_delta == 0) {
+            snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\"", m->org_id, m->channel);
+            td_metrics_add(engine->metrics, "tidings_retries_total", labels, 1);
+        }
+        /* one line per event; addresses and texts stay out of the log */
+        td_log(strcmp(outcome, "sent") == 0 ? TD_LOG_DEBUG : TD_LOG_INFO, m->org_id, m->channel,
+               "message %lld (booking %s, %s/%s): %s%s%s", (long long)m->id, m->booking_id,
+               m->sequence_key, m->step_id, retry ? "retry" : outcome, o->reason ? ": " : "",
+               o->reason ? o->reason : "");
+    }
 }

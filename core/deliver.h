@@ -26,4 +26,8 @@ int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *
                      struct td_deliver_stats *stats);
 void td_deliver_free(void *owned, size_t count);
 
+/* Counts the written verdicts in the metrics and logs one line per message. */
+void td_deliver_count(struct td_engine *engine, const struct td_claimed *items,
+                      const struct td_outcome *outcomes, size_t count);
+
 #endif

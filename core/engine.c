@@ -5,7 +5,9 @@
 #include "dispatch.h"
 #include "http_client.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
+#include "store.h"
 #include "sequence_cache.h"
 
 #include <errno.h>
@@ -13,10 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* How long /healthz waits for a database connection. */
 #define HEALTH_DB_WAIT_MS 1000
+
+/* The message counts in /metrics come from the database; this often at most. */
+#define METRICS_SNAPSHOT_MS 10000
 
 static bool engine_org_known(void *ctx, const char *org_id)
 {
@@ -38,6 +44,70 @@ static void engine_healthz(void *ctx, const struct td_http_request *req,
     } else {
         td_http_respond_error(resp, 503, "database unreachable");
     }
+}
+
+static int64_t engine_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Refreshes the gauges read from the database (messages by state, backlog). */
+static void engine_metrics_snapshot(struct td_engine *e)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t last_ms = -METRICS_SNAPSHOT_MS;
+    pthread_mutex_lock(&lock);
+    int64_t now = engine_mono_ms();
+    if (now - last_ms < METRICS_SNAPSHOT_MS) {
+        pthread_mutex_unlock(&lock);
+        return;
+    }
+    last_ms = now;
+    char err[256];
+    json_t *counts = NULL;
+    PGconn *c = td_db_acquire(e->pool, 1000, err, sizeof(err));
+    if (c && td_store_message_counts(c, &counts, err, sizeof(err)) == 0) {
+        td_metrics_clear(e->metrics, "tidings_messages");
+        td_metrics_clear(e->metrics, "tidings_due_backlog");
+        size_t i;
+        json_t *row;
+        json_array_foreach(json_object_get(counts, "states"), i, row)
+        {
+            char labels[256];
+            snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\",state=\"%s\"",
+                     json_string_value(json_array_get(row, 0)),
+                     json_string_value(json_array_get(row, 1)),
+                     json_string_value(json_array_get(row, 2)));
+            td_metrics_set(e->metrics, "tidings_messages", labels,
+                           json_number_value(json_array_get(row, 3)));
+        }
+        json_array_foreach(json_object_get(counts, "due"), i, row)
+        {
+            char labels[128];
+            snprintf(labels, sizeof(labels), "org=\"%s\"",
+                     json_string_value(json_array_get(row, 0)));
+            td_metrics_set(e->metrics, "tidings_due_backlog", labels,
+                           json_number_value(json_array_get(row, 1)));
+        }
+    }
+    json_decref(counts);
+    td_db_release(e->pool, c, c && td_db_connection_lost(c));
+    pthread_mutex_unlock(&lock);
+}
+
+static void engine_metrics(void *ctx, const struct td_http_request *req,
+                           struct td_http_response *resp)
+{
+    (void)req;
+    struct td_engine *e = ctx;
+    engine_metrics_snapshot(e);
+    struct td_buf out = {0};
+    td_metrics_render(e->metrics, &out);
+    td_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", td_buf_str(&out),
+                    out.len);
+    td_buf_reset(&out);
 }
 
 /* Refuses to run against a schema that is not the one compiled in. */
@@ -115,11 +185,15 @@ int td_engine_run(struct td_conf *conf)
     }
     e.loader = td_loader_create(conf->engine.plugin_path);
     e.sequences = td_sequence_cache_create();
+    e.metrics = td_metrics_create();
+    e.accounts = calloc(conf->account_count ? conf->account_count : 1, sizeof(*e.accounts));
+    for (size_t a = 0; e.accounts && a < conf->account_count; a++)
+        td_bucket_init(&e.accounts[a], conf->accounts[a].rate_per_s, 0);
     e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
     e.http = td_http_server_create(conf->engine.http_listen, (size_t)conf->engine.http_max_body,
                                    (int)conf->engine.http_timeout_s, (int)conf->engine.http_threads,
                                    engine_org_known, &e);
-    if (!e.loader || !e.pool || !e.http || !e.sequences) {
+    if (!e.loader || !e.pool || !e.http || !e.sequences || !e.metrics || !e.accounts) {
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;
     }
@@ -137,6 +211,7 @@ int td_engine_run(struct td_conf *conf)
         goto out_cleanup;
     }
     td_http_route_add(e.http, "GET", "/healthz", engine_healthz, &e, &e);
+    td_http_route_add(e.http, "GET", "/metrics", engine_metrics, &e, &e);
     char err[256];
     if (td_http_server_start(e.http, err, sizeof(err)) < 0) {
         fprintf(stderr, "tidings: %s\n", err);
@@ -172,6 +247,10 @@ out_cleanup:
     td_db_pool_destroy(e.pool);
     td_loader_destroy(e.loader);
     td_sequence_cache_destroy(e.sequences);
+    td_metrics_destroy(e.metrics);
+    for (size_t a = 0; e.accounts && a < conf->account_count; a++)
+        td_bucket_destroy(&e.accounts[a]);
+    free(e.accounts);
     td_http_client_global_cleanup();
     td_diag_clear(&diag);
     if (exit_code == 0)

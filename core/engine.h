@@ -8,12 +8,16 @@
 #include "http_server.h"
 #include "loader.h"
 #include "plugin_config.h"
+#include "ratelimit.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 struct td_engine;
 struct td_dispatcher;
 struct td_sequence_cache;
+struct td_metrics;
 
 /* One plugin instance: a [channel.x] or [trigger.x] section brought to life. */
 struct td_instance {
@@ -25,6 +29,15 @@ struct td_instance {
     struct td_host host; /* what this instance sees of the engine */
     void *state;         /* the plugin's instance, from create() */
     bool started;        /* triggers: start() succeeded */
+
+    /* channels only */
+    struct td_bucket bucket;   /* its own rate */
+    struct td_bucket *account; /* the shared [account.x] rate, or NULL */
+    pthread_mutex_t slots_lock;
+    pthread_cond_t slots_free;
+    int inflight;          /* provider requests now, at most policy.concurrency */
+    atomic_bool suspended; /* credentials refused: claim nothing for it */
+    char fingerprint[20];  /* of plugin + settings: a change resumes it */
 };
 
 struct td_engine {
@@ -36,7 +49,9 @@ struct td_engine {
     size_t instance_count;
     struct td_dispatcher *dispatcher;
     struct td_sequence_cache *sequences; /* parsed sequences per organization */
-    char owner_id[96];                   /* "host:pid", written into leases */
+    struct td_bucket *accounts;          /* one per conf->accounts[i] */
+    struct td_metrics *metrics;
+    char owner_id[96]; /* "host:pid", written into leases */
 };
 
 /* Checks every instance section of every organization against its plugin
@@ -56,7 +71,13 @@ void td_instances_stop_triggers(struct td_engine *engine);
 /* Destroys every instance. */
 void td_instances_destroy(struct td_engine *engine);
 
+/* Waits for a free provider-request slot of a channel instance (its
+ * concurrency), and gives it back. */
+void td_instance_slot_acquire(struct td_instance *in);
+void td_instance_slot_release(struct td_instance *in);
+
 /* The channel instance serving channel for org, or NULL. */
+
 struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,
                                       const char *channel);
 

@@ -6,6 +6,9 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +25,65 @@ static const struct td_loaded_plugin *instance_plugin(const struct td_org_config
                     why.lines[i] ? why.lines[i] : "plugin refused");
     td_diag_clear(&why);
     return p;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* FNV-1a over the plugin name and every resolved setting: it changes when
+ * the connection's configuration does (and says nothing usable about it). */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (const char *p = s ? s : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return (h ^ 0x1f) * 1099511628211ULL; /* a separator between fields */
+}
+
+static void instance_fingerprint(struct td_instance *in)
+{
+    uint64_t h = fnv1a(1469598103934665603ULL, in->cfg->plugin);
+    for (size_t i = 0; i < in->settings->count; i++) {
+        h = fnv1a(h, in->settings->items[i].key);
+        h = fnv1a(h, in->settings->items[i].value);
+    }
+    snprintf(in->fingerprint, sizeof(in->fingerprint), "%016llx", (unsigned long long)h);
+}
+
+static void instance_channel_init(struct td_engine *engine, struct td_instance *in)
+{
+    const struct td_channel_policy *p = &in->cfg->policy;
+    td_bucket_init(&in->bucket, p->rate_per_s, wall_ms());
+    in->account = NULL;
+    for (size_t a = 0; p->account && a < engine->conf->account_count; a++) {
+        if (strcmp(engine->conf->accounts[a].name, p->account) == 0)
+            in->account = &engine->accounts[a];
+    }
+    pthread_mutex_init(&in->slots_lock, NULL);
+    pthread_cond_init(&in->slots_free, NULL);
+    in->inflight = 0;
+    atomic_store(&in->suspended, false);
+    instance_fingerprint(in);
+}
+
+void td_instance_slot_acquire(struct td_instance *in)
+{
+    pthread_mutex_lock(&in->slots_lock);
+    while (in->inflight >= in->cfg->policy.concurrency)
+        pthread_cond_wait(&in->slots_free, &in->slots_lock);
+    in->inflight++;
+    pthread_mutex_unlock(&in->slots_lock);
+}
+
+void td_instance_slot_release(struct td_instance *in)
+{
+    pthread_mutex_lock(&in->slots_lock);
+    in->inflight--;
+    pthread_cond_signal(&in->slots_free);
+    pthread_mutex_unlock(&in->slots_lock);
 }
 
 int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
@@ -69,6 +131,8 @@ int td_instances_create(struct td_engine *engine, struct td_diag *diag)
                 td_plugin_config_build(org, in->cfg, in->plugin->desc, &in->settings, diag) < 0)
                 goto out_fail;
             td_host_init(&in->host, in);
+            if (in->cfg->kind == TD_PLUGIN_CHANNEL)
+                instance_channel_init(engine, in);
             struct td_config cfg = {
                 .org_id = org->id,
                 .instance_name = in->cfg->name,
@@ -139,10 +203,14 @@ void td_instances_destroy(struct td_engine *engine)
         const struct td_plugin *d = in->plugin->desc;
         if (engine->http)
             td_http_routes_remove(engine->http, in);
-        if (d->kind == TD_PLUGIN_CHANNEL)
+        if (d->kind == TD_PLUGIN_CHANNEL) {
             d->channel->destroy(in->state);
-        else
+            td_bucket_destroy(&in->bucket);
+            pthread_mutex_destroy(&in->slots_lock);
+            pthread_cond_destroy(&in->slots_free);
+        } else {
             d->trigger->destroy(in->state);
+        }
         td_instance_settings_destroy(in->settings);
     }
     free(engine->instances);

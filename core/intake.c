@@ -7,6 +7,7 @@
 #include "engine.h"
 #include "expand.h"
 #include "log.h"
+#include "metrics.h"
 #include "sequence_cache.h"
 #include "store.h"
 
@@ -125,6 +126,15 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
     return rc;
 }
 
+/* Counts an event's outcome in the metrics. */
+static void intake_count(struct td_instance *source, enum td_submit_status status)
+{
+    static const char *const names[] = {"accepted", "duplicate", "invalid", "unavailable"};
+    char labels[160];
+    snprintf(labels, sizeof(labels), "org=\"%s\",outcome=\"%s\"", source->org->id, names[status]);
+    td_metrics_add(source->engine->metrics, "tidings_events_total", labels, 1);
+}
+
 int td_intake_submit(struct td_instance *source, const struct td_event *ev,
                      struct td_submit_result *out)
 {
@@ -141,6 +151,7 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
     struct td_booking b;
     if (td_booking_parse(ev->payload, ev->payload_len, &b, out->error, sizeof(out->error)) < 0) {
         out->status = TD_SUBMIT_INVALID;
+        intake_count(source, out->status);
         return 0;
     }
     struct timespec t0;
@@ -152,6 +163,7 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         snprintf(out->error, sizeof(out->error), "database unavailable");
         td_log(TD_LOG_ERROR, org, source->cfg->name, "cannot store event: %s", err);
         td_booking_clear(&b);
+        intake_count(source, out->status);
         return 0;
     }
     struct td_event_row row;
@@ -180,12 +192,17 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         out->status = TD_SUBMIT_ACCEPTED;
         out->event_id = row.id;
         out->messages_scheduled = scheduled;
+        td_metrics_observe(source->engine->metrics, "tidings_intake_seconds", NULL,
+                           (double)(t1.tv_sec - t0.tv_sec) +
+                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         td_log(TD_LOG_INFO, org, source->cfg->name,
+
                "event %lld for booking %s committed: %d message%s scheduled (%.1f ms)",
                (long long)row.id, b.id, scheduled, scheduled == 1 ? "" : "s",
                (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     }
     td_db_release(source->engine->pool, c, td_db_connection_lost(c));
     td_booking_clear(&b);
+    intake_count(source, out->status);
     return 0;
 }

@@ -133,10 +133,12 @@ struct td_claimed {
 };
 
 /* Claims up to limit due messages for owner: each becomes 'sending' with a
- * new fencing token and a lease of lease_s seconds. Returns 0 and a new array
- * in *out (free with td_store_claimed_free). */
-int td_store_claim(PGconn *c, const char *owner, int limit, int lease_s, struct td_claimed **out,
-                   size_t *count, char *err, size_t errcap);
+ * new fencing token and a lease of lease_s seconds. quotas is a JSON array of
+ * {"i", "org", "channel", "lim"}: at most lim rows per entry, interleaved
+ * across entries so that no organization or channel starves another.
+ * Returns 0 and a new array in *out (free with td_store_claimed_free). */
+int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, int lease_s,
+                   struct td_claimed **out, size_t *count, char *err, size_t errcap);
 void td_store_claimed_free(struct td_claimed *items, size_t count);
 
 /* The verdict on one claimed message. */
@@ -163,7 +165,54 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
 /* Returns claims whose lease ran out to 'scheduled'; *count says how many. */
 int td_store_reclaim_expired(PGconn *c, int *count, char *err, size_t errcap);
 
-/* The earliest scheduled_for of a waiting message, unix ms, or -1. */
-int td_store_next_due(PGconn *c, int64_t *ms, char *err, size_t errcap);
+/* The earliest scheduled_for of a waiting message in any of the quotas' (org,
+ * channel) pairs (their "lim" ignored), unix ms, or -1. */
+int td_store_next_due(PGconn *c, const char *quotas, int64_t *ms, char *err, size_t errcap);
+
+/* The channels of org that have scheduled messages (a JSON array of names),
+ * read by skipping through the index: cheap however many rows wait. */
+int td_store_scheduled_channels(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
+
+/* ---- channels and operators (store_admin.c) ---- */
+
+/* Marks (org, channel) suspended with reason, for the configuration with
+ * fingerprint; an existing suspension stays as it is. */
+int td_store_channel_suspend(PGconn *c, const char *org, const char *channel, const char *reason,
+                             const char *fingerprint, char *err, size_t errcap);
+
+/* Reads every suspension as a JSON array of {org, channel, reason, fingerprint,
+ * since}. */
+int td_store_channel_suspensions(PGconn *c, json_t **out, char *err, size_t errcap);
+
+/* Lifts the suspension of (org, channel) and records who did it and why.
+ * *lifted says whether there was one. */
+int td_store_channel_resume(PGconn *c, const char *org, const char *channel, const char *actor,
+                            const char *reason, bool *lifted, char *err, size_t errcap);
+
+/* Records an operator's action on a subject ("message 42"). */
+int td_store_action(PGconn *c, const char *org, const char *subject, const char *action,
+                    const char *actor, const char *reason, const char *detail, char *err,
+                    size_t errcap);
+
+/* Lists messages (newest first) matching the filters (NULL: any) as a JSON
+ * array of objects. */
+int td_store_messages_list(PGconn *c, const char *org, const char *state, const char *booking,
+                           const char *channel, int limit, json_t **out, char *err, size_t errcap);
+
+/* Operator actions on one message of org, each recorded with actor and reason:
+ * retry makes a failed, expired, skipped or cancelled message due now with
+ * fresh attempts; cancel ends a scheduled one. *changed says whether the
+ * message was in a state the action applies to; *status gets its state
+ * before (at least 16 bytes). */
+int td_store_message_retry(PGconn *c, const char *org, int64_t id, const char *actor,
+                           const char *reason, bool *changed, char *status, char *err,
+                           size_t errcap);
+int td_store_message_cancel(PGconn *c, const char *org, int64_t id, const char *actor,
+                            const char *reason, bool *changed, char *status, char *err,
+                            size_t errcap);
+
+/* Counts messages by org, channel and state, and the due backlog per org:
+ * a JSON object {"states": [[org, channel, state, n], ...], "due": [[org, n], ...]}. */
+int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap);
 
 #endif

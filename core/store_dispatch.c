@@ -56,20 +56,28 @@ static char *column_dup(PGresult *r, int row, int col)
     return strdup(PQgetvalue(r, row, col));
 }
 
-int td_store_claim(PGconn *c, const char *owner, int limit, int lease_s, struct td_claimed **out,
-                   size_t *count, char *err, size_t errcap)
+int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, int lease_s,
+                   struct td_claimed **out, size_t *count, char *err, size_t errcap)
 {
     *out = NULL;
     *count = 0;
     char lim[16], lease[16];
     const char *params[] = {owner, store_itoa(limit, lim, sizeof(lim)),
-                            store_itoa(lease_s, lease, sizeof(lease))};
+                            store_itoa(lease_s, lease, sizeof(lease)), quotas};
     PGresult *r = store_exec(
         c,
-        "WITH due AS ("
-        "  SELECT org_id, id FROM tidings.messages"
-        "   WHERE status = 'scheduled' AND scheduled_for <= now()"
-        "   ORDER BY scheduled_for LIMIT $2::integer FOR UPDATE SKIP LOCKED), "
+        "WITH q AS ("
+        "  SELECT * FROM jsonb_to_recordset($4::jsonb) AS q(i integer, org text, channel text,"
+        "         lim integer)), "
+        "cand AS ("
+        "  SELECT d.org_id, d.id, d.scheduled_for,"
+        "         row_number() OVER (PARTITION BY q.i ORDER BY d.scheduled_for) AS rank"
+        "    FROM q CROSS JOIN LATERAL ("
+        "      SELECT m.org_id, m.id, m.scheduled_for FROM tidings.messages m"
+        "       WHERE m.org_id = q.org AND m.channel = q.channel AND m.status = 'scheduled'"
+        "         AND m.scheduled_for <= now()"
+        "       ORDER BY m.scheduled_for LIMIT q.lim FOR UPDATE SKIP LOCKED) d), "
+        "due AS (SELECT org_id, id FROM cand ORDER BY rank, scheduled_for LIMIT $2::integer), "
         "claimed AS ("
         "  UPDATE tidings.messages m SET status = 'sending', attempts = m.attempts + 1,"
         "         lease_owner = $1, lease_token = nextval('tidings.lease_tokens'),"
@@ -98,7 +106,7 @@ int td_store_claim(PGconn *c, const char *owner, int limit, int lease_s, struct 
         "         AND o.kind = 'template' AND o.key = c.template_key"
         "         ORDER BY o.version DESC LIMIT 1) t ON true"
         " ORDER BY c.scheduled_for",
-        3, params, err, errcap);
+        4, params, err, errcap);
     if (!r)
         return -EIO;
     int n = PQntuples(r);
@@ -226,16 +234,50 @@ int td_store_reclaim_expired(PGconn *c, int *count, char *err, size_t errcap)
     return 0;
 }
 
-int td_store_next_due(PGconn *c, int64_t *ms, char *err, size_t errcap)
+int td_store_next_due(PGconn *c, const char *quotas, int64_t *ms, char *err, size_t errcap)
 {
     *ms = -1;
-    PGresult *r = store_exec(c,
-                             "SELECT (extract(epoch FROM min(scheduled_for)) * 1000)::bigint"
-                             "  FROM tidings.messages WHERE status = 'scheduled'",
-                             0, NULL, err, errcap);
+    const char *params[] = {quotas};
+    PGresult *r = store_exec(
+        c,
+        "SELECT (extract(epoch FROM min(d.scheduled_for)) * 1000)::bigint"
+        "  FROM jsonb_to_recordset($1::jsonb) AS q(org text, channel text)"
+        "  CROSS JOIN LATERAL ("
+        "    SELECT m.scheduled_for FROM tidings.messages m"
+        "     WHERE m.org_id = q.org AND m.channel = q.channel AND m.status = 'scheduled'"
+        "     ORDER BY m.scheduled_for LIMIT 1) d",
+        1, params, err, errcap);
     if (!r)
         return -EIO;
     *ms = store_int64(r, 0, 0, -1);
     PQclear(r);
+    return 0;
+}
+
+int td_store_scheduled_channels(PGconn *c, const char *org, json_t **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    const char *params[] = {org};
+    PGresult *r = store_exec(
+        c,
+        "WITH RECURSIVE ch(channel) AS ("
+        "  (SELECT channel FROM tidings.messages WHERE org_id = $1 AND status = 'scheduled'"
+        "    ORDER BY channel LIMIT 1)"
+        "  UNION ALL"
+        "  SELECT (SELECT m.channel FROM tidings.messages m WHERE m.org_id = $1"
+        "           AND m.status = 'scheduled' AND m.channel > ch.channel"
+        "          ORDER BY m.channel LIMIT 1)"
+        "    FROM ch WHERE ch.channel IS NOT NULL) "
+        "SELECT channel FROM ch WHERE channel IS NOT NULL",
+        1, params, err, errcap);
+    if (!r)
+        return -EIO;
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < PQntuples(r); i++)
+        json_array_append_new(arr, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    if (!arr)
+        return -ENOMEM;
+    *out = arr;
     return 0;
 }

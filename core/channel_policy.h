@@ -1,0 +1,41 @@
+/* channel_policy: the keys of a [channel.x] section that the core owns, not
+ * the plugin: how often to retry, how fast and how many at once.
+ *
+ *   max_attempts = 5      attempts before a message fails (a 429 uses none)
+ *   backoff = 30s         first retry delay; doubles each attempt, with jitter
+ *   backoff_max = 1h      the longest retry delay
+ *   rate = 10/s           messages per second (also /m, /h); unset: no limit
+ *   concurrency = 8       provider requests in flight at once
+ *   account = resend-main share the [account.resend-main] rate of tidings.ini with
+ *                         every other connection naming it, fairly
+ */
+#ifndef TD_CHANNEL_POLICY_H
+#define TD_CHANNEL_POLICY_H
+
+#include "diag.h"
+#include "inifile.h"
+
+struct td_channel_policy {
+    int max_attempts;
+    long backoff_ms;
+    long backoff_max_ms;
+    double rate_per_s; /* 0: unlimited */
+    int concurrency;
+    char *account; /* NULL: none */
+};
+
+/* Takes the core keys out of section (marking them used) into policy, with
+ * defaults. Problems go to diag naming file, section and line. Returns 0, or
+ * -EINVAL when a value was bad. */
+int td_channel_policy_parse(const char *path, struct td_ini_section *section,
+                            struct td_channel_policy *policy, struct td_diag *diag);
+
+/* Frees what the policy holds. */
+void td_channel_policy_clear(struct td_channel_policy *policy);
+
+/* The delay before retry number attempts (1 = after the first attempt): full
+ * jitter between half and all of min(backoff * 2^(attempts-1), backoff_max). */
+long td_channel_policy_backoff(const struct td_channel_policy *policy, int attempts,
+                               unsigned *seed);
+
+#endif

@@ -1,0 +1,178 @@
+/* store_admin: SQL for suspended channels, operators' actions and views of
+ * the queue (listing, counts). */
+#include "store.h"
+
+#include "store_common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int td_store_channel_suspend(PGconn *c, const char *org, const char *channel, const char *reason,
+                             const char *fingerprint, char *err, size_t errcap)
+{
+    const char *params[] = {org, channel, reason, fingerprint};
+    PGresult *r = store_exec(c,
+                             "INSERT INTO tidings.channel_suspensions (org_id, channel, reason,"
+                             " fingerprint) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                             4, params, err, errcap);
+    if (!r)
+        return -EIO;
+    PQclear(r);
+    return 0;
+}
+
+int td_store_channel_suspensions(PGconn *c, json_t **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    PGresult *r = store_exec(c,
+                             "SELECT coalesce(json_agg(json_build_object('org', org_id, 'channel',"
+                             " channel, 'reason', reason, 'fingerprint', fingerprint, 'since',"
+                             " since) ORDER BY org_id, channel), '[]') FROM"
+                             " tidings.channel_suspensions",
+                             0, NULL, err, errcap);
+    if (!r)
+        return -EIO;
+    json_error_t jerr;
+    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+    PQclear(r);
+    return *out ? 0 : -ENOMEM;
+}
+
+int td_store_action(PGconn *c, const char *org, const char *subject, const char *action,
+                    const char *actor, const char *reason, const char *detail, char *err,
+                    size_t errcap)
+{
+    const char *params[] = {org, subject, action, actor, reason, detail};
+    PGresult *r = store_exec(c,
+                             "INSERT INTO tidings.actions (org_id, subject, action, actor, reason,"
+                             " detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                             6, params, err, errcap);
+    if (!r)
+        return -EIO;
+    PQclear(r);
+    return 0;
+}
+
+int td_store_channel_resume(PGconn *c, const char *org, const char *channel, const char *actor,
+                            const char *reason, bool *lifted, char *err, size_t errcap)
+{
+    *lifted = false;
+    const char *params[] = {org, channel};
+    PGresult *r = store_exec(c,
+                             "DELETE FROM tidings.channel_suspensions WHERE org_id = $1 AND"
+                             " channel = $2 RETURNING reason",
+                             2, params, err, errcap);
+    if (!r)
+        return -EIO;
+    *lifted = PQntuples(r) == 1;
+    char detail[300];
+    snprintf(detail, sizeof(detail), "was suspended: %.250s",
+             *lifted ? PQgetvalue(r, 0, 0) : "(it was not)");
+    PQclear(r);
+    char subject[128];
+    snprintf(subject, sizeof(subject), "channel %.100s", channel);
+    return td_store_action(c, org, subject, "resume", actor, reason, detail, err, errcap);
+}
+
+int td_store_messages_list(PGconn *c, const char *org, const char *state, const char *booking,
+                           const char *channel, int limit, json_t **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    char lim[16];
+    const char *params[] = {org, state, booking, channel, store_itoa(limit, lim, sizeof(lim))};
+    PGresult *r = store_exec(
+        c,
+        "SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]') FROM ("
+        "  SELECT org_id AS org, id, booking_id AS booking, sequence_key AS sequence,"
+        "         step_id AS step, channel, status, attempts, scheduled_for, sent_at,"
+        "         reason, provider_id FROM tidings.messages"
+        "   WHERE ($1::text IS NULL OR org_id = $1) AND ($2::text IS NULL OR status = $2)"
+        "     AND ($3::text IS NULL OR booking_id = $3) AND ($4::text IS NULL OR channel = $4)"
+        "   ORDER BY id DESC LIMIT $5::integer) x",
+        5, params, err, errcap);
+    if (!r)
+        return -EIO;
+    json_error_t jerr;
+    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+    PQclear(r);
+    return *out ? 0 : -ENOMEM;
+}
+
+/* Moves message id of org from one of the states in `from` to `to`, and
+ * records the action in the same statement. */
+static int message_transition(PGconn *c, const char *org, int64_t id, const char *action,
+                              const char *from, const char *to, const char *actor,
+                              const char *reason, bool *changed, char *status, char *err,
+                              size_t errcap)
+{
+    *changed = false;
+    status[0] = '\0';
+    char idtext[24];
+    const char *params[] = {org,   store_itoa(id, idtext, sizeof(idtext)), from, to, actor, reason,
+                            action};
+    PGresult *r = store_exec(
+        c,
+        "WITH old AS (SELECT status FROM tidings.messages WHERE org_id = $1 AND id = $2::bigint"
+        "              FOR UPDATE), "
+        "upd AS (UPDATE tidings.messages m SET status = $4,"
+        "        reason = $7 || ' by ' || $5 || ': ' || $6,"
+        "        attempts = CASE WHEN $4 = 'scheduled' THEN 0 ELSE m.attempts END,"
+        "        scheduled_for = CASE WHEN $4 = 'scheduled' THEN now() ELSE m.scheduled_for END,"
+        "        deadline = CASE WHEN $4 = 'scheduled' AND m.deadline < now() THEN NULL"
+        "                   ELSE m.deadline END,"
+        "        updated_at = now()"
+        "   WHERE m.org_id = $1 AND m.id = $2::bigint"
+        "     AND m.status IN (SELECT jsonb_array_elements_text($3::jsonb)) RETURNING 1), "
+        "act AS (INSERT INTO tidings.actions (org_id, subject, action, actor, reason, detail)"
+        "        SELECT $1, 'message ' || $2, $7, $5, $6, old.status || ' -> ' || $4"
+        "          FROM old WHERE EXISTS (SELECT 1 FROM upd)) "
+        "SELECT (SELECT status FROM old), EXISTS (SELECT 1 FROM upd)",
+        7, params, err, errcap);
+    if (!r)
+        return -EIO;
+    if (!PQgetisnull(r, 0, 0))
+        snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
+    *changed = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    PQclear(r);
+    return 0;
+}
+
+int td_store_message_retry(PGconn *c, const char *org, int64_t id, const char *actor,
+                           const char *reason, bool *changed, char *status, char *err,
+                           size_t errcap)
+{
+    return message_transition(c, org, id, "retry",
+                              "[\"failed\", \"expired\", \"skipped\", \"cancelled\"]", "scheduled",
+                              actor, reason, changed, status, err, errcap);
+}
+
+int td_store_message_cancel(PGconn *c, const char *org, int64_t id, const char *actor,
+                            const char *reason, bool *changed, char *status, char *err,
+                            size_t errcap)
+{
+    return message_transition(c, org, id, "cancel", "[\"scheduled\"]", "cancelled", actor, reason,
+                              changed, status, err, errcap);
+}
+
+int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    PGresult *r = store_exec(
+        c,
+        "SELECT json_build_object("
+        " 'states', (SELECT coalesce(json_agg(json_build_array(org_id, channel, status, n)), '[]')"
+        "            FROM (SELECT org_id, channel, status, count(*) AS n FROM tidings.messages"
+        "                   GROUP BY 1, 2, 3) s),"
+        " 'due', (SELECT coalesce(json_agg(json_build_array(org_id, n)), '[]')"
+        "         FROM (SELECT org_id, count(*) AS n FROM tidings.messages"
+        "                WHERE status = 'scheduled' AND scheduled_for <= now() GROUP BY 1) d))",
+        0, NULL, err, errcap);
+    if (!r)
+        return -EIO;
+    json_error_t jerr;
+    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+    PQclear(r);
+    return *out ? 0 : -ENOMEM;
+}

@@ -75,6 +75,11 @@ void td_instances_destroy(struct td_engine *engine);
  * concurrency), and gives it back. */
 void td_instance_slot_acquire(struct td_instance *in);
 void td_instance_slot_release(struct td_instance *in);
+/* Waits until at least one slot is free and takes up to want of them;
+ * returns how many it took. */
+size_t td_instance_slots_acquire(struct td_instance *in, size_t want);
+void td_instance_slots_release(struct td_instance *in, size_t n);
+
 
 /* The channel instance serving channel for org, or NULL. */
 

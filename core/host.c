@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <stdbool.h>
 #include <time.h>
 
 /* A provider call may take this long unless the plugin says otherwise. */
@@ -56,8 +57,27 @@ static int host_submit(const struct td_host *host, const struct td_event *ev,
 static int host_http_request(const struct td_host *host, const struct td_http_call *call,
                              struct td_http_reply *reply)
 {
-    (void)host;
-    return td_http_client_request(call, HOST_HTTP_TIMEOUT_MS, reply);
+    struct td_instance *in = host_instance(host);
+    bool channel = in->cfg->kind == TD_PLUGIN_CHANNEL;
+    if (channel)
+        td_instance_slot_acquire(in);
+    int rc = td_http_client_request(call, HOST_HTTP_TIMEOUT_MS, reply);
+    if (channel)
+        td_instance_slot_release(in);
+    return rc;
+}
+
+static int host_http_request_many(const struct td_host *host, const struct td_http_call *calls,
+                                  struct td_http_reply *replies, size_t n)
+{
+    struct td_instance *in = host_instance(host);
+    if (in->cfg->kind != TD_PLUGIN_CHANNEL)
+        return td_http_client_request_many(calls, replies, n, 8, HOST_HTTP_TIMEOUT_MS);
+    /* this call's share of the connection's concurrency */
+    size_t width = td_instance_slots_acquire(in, n);
+    int rc = td_http_client_request_many(calls, replies, n, width, HOST_HTTP_TIMEOUT_MS);
+    td_instance_slots_release(in, width);
+    return rc;
 }
 
 void td_host_init(struct td_host *host, struct td_instance *instance)
@@ -78,5 +98,7 @@ void td_host_init(struct td_host *host, struct td_instance *instance)
     host->http_request = host_http_request;
     host->http_reply_release = td_http_reply_release;
     host->result_from_http = td_result_from_http;
+    host->http_request_many = host_http_request_many;
+
     host->engine_private = instance;
 }

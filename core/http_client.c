@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,68 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     return size * nmemb;
 }
 
+/* One call in progress: what curl needs to outlive the setup. */
+struct call_state {
+    struct curl_slist *headers;
+    struct td_buf body;
+};
+
+/* Sets h up for call. Returns 0, or -ENOMEM. */
+static int call_setup(CURL *h, const struct td_http_call *call, long default_timeout_ms,
+                      struct call_state *st)
+{
+    memset(st, 0, sizeof(*st));
+    for (size_t i = 0; i < call->header_count; i++) {
+        struct td_buf line = {0};
+        td_buf_printf(&line, "%s: %s", call->headers[i].name, call->headers[i].value);
+        struct curl_slist *n = curl_slist_append(st->headers, td_buf_str(&line));
+        td_buf_reset(&line);
+        if (n)
+            st->headers = n;
+    }
+    /* no "Expect: 100-continue" round trip */
+    struct curl_slist *n = curl_slist_append(st->headers, "Expect:");
+    if (n)
+        st->headers = n;
+    long timeout = call->timeout_ms > 0 ? call->timeout_ms : default_timeout_ms;
+    curl_easy_setopt(h, CURLOPT_URL, call->url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, st->headers);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &st->body);
+    if (call->body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+    } else if (strcmp(call->method, "GET") == 0) {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    return 0;
+}
+
+/* Fills reply from a finished transfer and frees st. */
+static void call_finish(CURL *h, CURLcode rc, struct call_state *st, struct td_http_reply *reply)
+{
+    if (rc != CURLE_OK) {
+        snprintf(reply->error, sizeof(reply->error), "%s", curl_easy_strerror(rc));
+    } else {
+        long status = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        reply->status = (int)status;
+        curl_off_t retry_after = -1;
+        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+            retry_after > 0)
+            reply->retry_after_ms = (int64_t)retry_after * 1000;
+    }
+    curl_slist_free_all(st->headers);
+    st->headers = NULL;
+    reply->body_len = st->body.len;
+    reply->body = td_buf_take(&st->body);
+}
+
 int td_http_client_request(const struct td_http_call *call, long default_timeout_ms,
                            struct td_http_reply *reply)
 {
@@ -66,50 +129,128 @@ int td_http_client_request(const struct td_http_call *call, long default_timeout
         snprintf(reply->error, sizeof(reply->error), "cannot create an HTTP handle");
         return 0;
     }
-    struct curl_slist *headers = NULL;
-    for (size_t i = 0; i < call->header_count; i++) {
-        struct td_buf line = {0};
-        td_buf_printf(&line, "%s: %s", call->headers[i].name, call->headers[i].value);
-        struct curl_slist *n = curl_slist_append(headers, td_buf_str(&line));
-        td_buf_reset(&line);
-        if (n)
-            headers = n;
-    }
-    /* no "Expect: 100-continue" round trip */
-    struct curl_slist *n = curl_slist_append(headers, "Expect:");
-    if (n)
-        headers = n;
-    struct td_buf body = {0};
-    long timeout = call->timeout_ms > 0 ? call->timeout_ms : default_timeout_ms;
-    curl_easy_setopt(h, CURLOPT_URL, call->url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, call->method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-    if (call->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-    } else if (strcmp(call->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    }
+    struct call_state st;
+    call_setup(h, call, default_timeout_ms, &st);
     CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        snprintf(reply->error, sizeof(reply->error), "%s", curl_easy_strerror(rc));
-    } else {
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        reply->status = (int)status;
-        curl_off_t retry_after = -1;
-        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
-            reply->retry_after_ms = (int64_t)retry_after * 1000;
+    call_finish(h, rc, &st, reply);
+    return 0;
+}
+
+/* This thread's multi handle and its easy handles, kept for their connections. */
+struct thread_multi {
+    CURLM *multi;
+    CURL **easy;
+    size_t easy_count;
+};
+
+static pthread_key_t multi_key;
+static pthread_once_t multi_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_multi_free(void *p)
+{
+    struct thread_multi *tm = p;
+    for (size_t i = 0; i < tm->easy_count; i++)
+        curl_easy_cleanup(tm->easy[i]);
+    free(tm->easy);
+    curl_multi_cleanup(tm->multi);
+    free(tm);
+}
+
+static void multi_key_create(void)
+{
+    pthread_key_create(&multi_key, thread_multi_free);
+}
+
+/* This thread's multi handle with at least n easy handles. */
+static struct thread_multi *thread_multi(size_t n)
+{
+    pthread_once(&multi_key_once, multi_key_create);
+    struct thread_multi *tm = pthread_getspecific(multi_key);
+    if (!tm) {
+        tm = calloc(1, sizeof(*tm));
+        if (!tm || !(tm->multi = curl_multi_init())) {
+            free(tm);
+            return NULL;
+        }
+        pthread_setspecific(multi_key, tm);
     }
-    curl_slist_free_all(headers);
-    reply->body_len = body.len;
-    reply->body = td_buf_take(&body);
+    if (tm->easy_count < n) {
+        CURL **easy = realloc(tm->easy, n * sizeof(*easy));
+        if (!easy)
+            return NULL;
+        tm->easy = easy;
+        while (tm->easy_count < n) {
+            CURL *h = curl_easy_init();
+            if (!h)
+                return NULL;
+            tm->easy[tm->easy_count++] = h;
+        }
+    }
+    return tm;
+}
+
+int td_http_client_request_many(const struct td_http_call *calls, struct td_http_reply *replies,
+                                size_t n, size_t max_parallel, long default_timeout_ms)
+{
+    for (size_t i = 0; i < n; i++) {
+        memset(&replies[i], 0, sizeof(replies[i]));
+        replies[i].retry_after_ms = -1;
+    }
+    if (n == 0)
+        return 0;
+    if (max_parallel < 1)
+        max_parallel = 1;
+    size_t width = n < max_parallel ? n : max_parallel;
+    struct thread_multi *tm = thread_multi(width);
+    struct call_state *states = calloc(width, sizeof(*states));
+    size_t *slot_call = calloc(width, sizeof(*slot_call));
+    if (!tm || !states || !slot_call) {
+        for (size_t i = 0; i < n; i++)
+            snprintf(replies[i].error, sizeof(replies[i].error), "out of memory");
+        free(states);
+        free(slot_call);
+        return 0;
+    }
+    size_t next = 0, running = 0;
+    for (size_t s = 0; s < width; s++) {
+        CURL *h = tm->easy[s];
+        curl_easy_reset(h);
+        curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)(uintptr_t)s);
+        call_setup(h, &calls[next], default_timeout_ms, &states[s]);
+        slot_call[s] = next++;
+        curl_multi_add_handle(tm->multi, h);
+        running++;
+    }
+    while (running > 0) {
+        int still = 0;
+        curl_multi_perform(tm->multi, &still);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(tm->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            CURL *h = msg->easy_handle;
+            CURLcode rc = msg->data.result;
+            void *priv = NULL;
+            curl_easy_getinfo(h, CURLINFO_PRIVATE, &priv);
+            size_t s = (size_t)(uintptr_t)priv;
+            curl_multi_remove_handle(tm->multi, h);
+            call_finish(h, rc, &states[s], &replies[slot_call[s]]);
+            running--;
+            if (next < n) {
+                curl_easy_reset(h);
+                curl_easy_setopt(h, CURLOPT_PRIVATE, (void *)(uintptr_t)s);
+                call_setup(h, &calls[next], default_timeout_ms, &states[s]);
+                slot_call[s] = next++;
+                curl_multi_add_handle(tm->multi, h);
+                running++;
+            }
+        }
+        if (running > 0)
+            curl_multi_poll(tm->multi, NULL, 0, 1000, NULL);
+    }
+    free(states);
+    free(slot_call);
     return 0;
 }
 

@@ -17,6 +17,13 @@ int td_http_client_request(const struct td_http_call *call, long default_timeout
                            struct td_http_reply *reply);
 void td_http_reply_release(struct td_http_reply *reply);
 
+/* Performs n calls concurrently, at most max_parallel at a time, on this
+ * thread's reused connections (curl multi). Each reply as for
+ * td_http_client_request. Returns 0. */
+int td_http_client_request_many(const struct td_http_call *calls, struct td_http_reply *replies,
+                                size_t n, size_t max_parallel, long default_timeout_ms);
+
+
 /* transport error, 408, 429, 5xx -> RETRY (with Retry-After); 401, 403 ->
  * SUSPEND; other 4xx, 3xx -> FAIL; 2xx -> OK. */
 void td_result_from_http(const struct td_http_reply *reply, struct td_result *result);

@@ -16,6 +16,10 @@ static const char usage[] =
     "  check                  validate tidings.ini, every conf.d/<org>.ini and the plugins\n"
     "  sequences import|export|validate\n"
     "                         move sequences and templates between files and the database\n"
+    "  messages list|retry|cancel\n"
+    "                         see the queue; retry or cancel messages (recorded: who, why)\n"
+    "  channels list|resume   see connections and suspended channels; resume one\n"
+
     "\n"
     "options:\n"
     "  -c, --config FILE      the engine configuration (default: $TIDINGS_CONFIG, else\n"
@@ -70,6 +74,10 @@ int main(int argc, char **argv)
         return td_cli_check(config, cargc, cargv);
     if (strcmp(cmd, "sequences") == 0)
         return td_cli_sequences(config, cargc, cargv);
+    if (strcmp(cmd, "messages") == 0)
+        return td_cli_messages(config, cargc, cargv);
+    if (strcmp(cmd, "channels") == 0)
+        return td_cli_channels(config, cargc, cargv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return TD_EXIT_OK;

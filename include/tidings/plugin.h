@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 #define TD_ABI_MAJOR 1
-#define TD_ABI_MINOR 0
+#define TD_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define TD_PLUGIN_ENTRY_SYMBOL "td_plugin_entry"
@@ -278,7 +278,20 @@ struct td_host {
     void (*result_from_http)(const struct td_http_reply *reply, struct td_result *result);
 
     void *engine_private;
+
+    /* ABI 1.1 (present when struct_size covers it). Performs n calls at once,
+     * as many in parallel as the connection's concurrency allows, over reused
+     * connections; replies[i] is filled as http_request fills it, and each must
+     * be released. Returns 0. Thread-safe. */
+    int (*http_request_many)(const struct td_host *host, const struct td_http_call *calls,
+                             struct td_http_reply *replies, size_t n);
 };
+
+/* True when the host offers the field (a newer engine may offer more). */
+#define TD_HOST_HAS(host, field)                                                                   \
+    ((host)->struct_size >= offsetof(struct td_host, field) + sizeof((host)->field) &&              \
+     (host)->field != NULL)
+
 
 /* ---- Operations ---- */
 

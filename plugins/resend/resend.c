@@ -1,0 +1,419 @@
+/*
+ * resend: a channel plugin for e-mail through Resend (https://resend.com).
+ *
+ * One POST /emails per message, several in flight at once (the connection's
+ * concurrency), each carrying the message's Idempotency-Key so that a retry
+ * after a crash is not sent twice (Resend remembers keys for 24 hours). With
+ * `batch = true` it uses POST /emails/batch (up to 100 per request) instead:
+ * fewer requests, but a batch that is regrouped after a crash cannot be
+ * de-duplicated by Resend, so it is off by default.
+ *
+ * Verdicts: 200 is OK with Resend's id; 429, 5xx, 409 concurrent requests and
+ * transport errors RETRY (honouring Retry-After); 401 and 403 SUSPEND the
+ * connection; validation errors FAIL with Resend's message.
+ */
+#include "tidings/plugin.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESEND_USER_AGENT "tidings/0.1 (+resend plugin)"
+#define RESEND_MAX_BATCH  100
+
+struct resend {
+    const struct td_host *host;
+    char *api_key;
+    char *authorization; /* "Bearer <key>" */
+    char *from;
+    char *reply_to; /* may be NULL */
+    char *base_url;
+    bool batch;
+    long timeout_ms;
+};
+
+static const struct td_config_key resend_keys[] = {
+    {.name = "api_key",
+     .type = TD_KEY_STRING,
+     .required = true,
+     .secret = true,
+     .help = "the Resend API key (re_...)"},
+    {.name = "from",
+     .type = TD_KEY_STRING,
+     .required = true,
+     .help = "the sender, like Segelschule <hallo@segelschule.de> (a verified domain)"},
+    {.name = "reply_to", .type = TD_KEY_STRING, .help = "where replies go"},
+    {.name = "base_url",
+     .type = TD_KEY_URL,
+     .default_value = "https://api.resend.com",
+     .help = "the API's address"},
+    {.name = "batch",
+     .type = TD_KEY_BOOL,
+     .default_value = "false",
+     .help = "send up to 100 messages per request through /emails/batch"},
+    {.name = "timeout",
+     .type = TD_KEY_INT,
+     .default_value = "10000",
+     .help = "milliseconds a request may take"},
+};
+
+static bool has_line_break(const char *s)
+{
+    return s && strpbrk(s, "\r\n") != NULL;
+}
+
+/* A plausible address: something@something.tld, no spaces or angle brackets. */
+static bool plausible_email(const char *s)
+{
+    const char *at = s ? strchr(s, '@') : NULL;
+    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.')
+        return false;
+    for (const char *p = s; *p; p++) {
+        if (*p <= ' ' || *p == '<' || *p == '>' || *p == ',' || *p == '"')
+            return false;
+    }
+    return s[strlen(s) - 1] != '.';
+}
+
+/* Resend tag values: ASCII letters, digits, '_' and '-' only. */
+static json_t *tag(const char *name, const char *value)
+{
+    char clean[128];
+    size_t n = 0;
+    for (const char *p = value ? value : ""; *p && n < sizeof(clean) - 1; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        clean[n++] = ok ? c : '_';
+    }
+    clean[n] = '\0';
+    return json_pack("{s:s, s:s}", "name", name, "value", n ? clean : "none");
+}
+
+/* The JSON object of one e-mail, as /emails and /emails/batch take it. */
+static json_t *resend_email(const struct resend *rs, const struct td_message *m)
+{
+    json_t *to = json_pack("[s]", m->to);
+    json_t *email = json_pack("{s:s, s:o, s:s}", "from", rs->from, "to", to, "subject",
+                              m->subject ? m->subject : "");
+    if (!email)
+        return NULL;
+    if (m->text)
+        json_object_set_new(email, "text", json_string(m->text));
+    if (m->html)
+        json_object_set_new(email, "html", json_string(m->html));
+    if (rs->reply_to)
+        json_object_set_new(email, "reply_to", json_string(rs->reply_to));
+    if (m->unsubscribe_url) {
+        char value[1200];
+        snprintf(value, sizeof(value), "<%s>", m->unsubscribe_url);
+        json_object_set_new(email, "headers",
+                            json_pack("{s:s, s:s}", "List-Unsubscribe", value,
+                                      "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
+    }
+    json_object_set_new(
+        email, "tags",
+        json_pack("[o, o]", tag("sequence", m->sequence_key), tag("step", m->step_id)));
+    return email;
+}
+
+/* Refuses what Resend would refuse, before any request. NULL when fine. */
+static const char *resend_invalid(const struct td_message *m)
+{
+    if (!plausible_email(m->to))
+        return "to: not a valid e-mail address";
+    if (has_line_break(m->subject) || has_line_break(m->to))
+        return "line break in a header value (to or subject)";
+    if (!m->subject || !*m->subject)
+        return "subject: empty";
+    if ((!m->text || !*m->text) && (!m->html || !*m->html))
+        return "neither text nor html";
+    return NULL;
+}
+
+/* "resend 422 validation_error: The `to` field is missing." from an error body. */
+static void resend_reason(const struct td_http_reply *reply, struct td_result *r)
+{
+    json_error_t jerr;
+    json_t *body = reply->body ? json_loadb(reply->body, reply->body_len, 0, &jerr) : NULL;
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *message = json_string_value(json_object_get(body, "message"));
+    if (reply->status == 0)
+        snprintf(r->reason, sizeof(r->reason), "resend unreachable: %.200s", reply->error);
+    else if (name || message)
+        snprintf(r->reason, sizeof(r->reason), "resend %d %.60s: %.170s", reply->status,
+                 name ? name : "error", message ? message : "");
+    else
+        snprintf(r->reason, sizeof(r->reason), "resend answered HTTP %d", reply->status);
+    json_decref(body);
+}
+
+/* The verdict on one answer; ids[] gets the e-mail ids of a success. */
+static void resend_verdict(const struct resend *rs, const struct td_http_reply *reply,
+                           struct td_result *r)
+{
+    rs->host->result_from_http(reply, r);
+    if (r->status == TD_OK)
+        return;
+    resend_reason(reply, r);
+    if (reply->status == 409 && reply->body && strstr(reply->body, "concurrent_idempotent")) {
+        r->status = TD_RETRY; /* the first request with this key is still in flight */
+    } else if (reply->status == 409) {
+        r->status = TD_FAIL; /* the key was used with another body: it may have been sent */
+    }
+}
+
+static void resend_set_id(struct td_result *r, json_t *id)
+{
+    if (json_is_string(id))
+        snprintf(r->provider_id, sizeof(r->provider_id), "%s", json_string_value(id));
+}
+
+/* Fills the request headers shared by every call. */
+static void resend_headers(const struct resend *rs, struct td_http_header *h, const char *key)
+{
+    h[0] = (struct td_http_header){"Authorization", rs->authorization};
+    h[1] = (struct td_http_header){"User-Agent", RESEND_USER_AGENT};
+    h[2] = (struct td_http_header){"Content-Type", "application/json"};
+    h[3] = (struct td_http_header){"Idempotency-Key", key};
+}
+
+/* One POST /emails per message, in parallel. */
+static void resend_deliver_each(struct resend *rs, const struct td_message *msgs, size_t n,
+                                struct td_result *results, const size_t *valid, size_t nvalid)
+{
+    struct td_http_call *calls = calloc(nvalid, sizeof(*calls));
+    struct td_http_reply *replies = calloc(nvalid, sizeof(*replies));
+    struct td_http_header(*headers)[4] = calloc(nvalid, sizeof(*headers));
+    char *url = NULL;
+    size_t url_len = strlen(rs->base_url) + sizeof("/emails");
+    url = malloc(url_len);
+    if (!calls || !replies || !headers || !url)
+        goto out_free;
+    snprintf(url, url_len, "%s/emails", rs->base_url);
+    for (size_t k = 0; k < nvalid; k++) {
+        const struct td_message *m = &msgs[valid[k]];
+        json_t *email = resend_email(rs, m);
+        char *body = email ? json_dumps(email, JSON_COMPACT) : NULL;
+        json_decref(email);
+        resend_headers(rs, headers[k], m->idempotency_key);
+        calls[k] = (struct td_http_call){.method = "POST",
+                                         .url = url,
+                                         .headers = headers[k],
+                                         .header_count = 4,
+                                         .body = body,
+                                         .body_len = body ? strlen(body) : 0,
+                                         .timeout_ms = rs->timeout_ms};
+    }
+    if (TD_HOST_HAS(rs->host, http_request_many)) {
+        rs->host->http_request_many(rs->host, calls, replies, nvalid);
+    } else {
+        for (size_t k = 0; k < nvalid; k++)
+            rs->host->http_request(rs->host, &calls[k], &replies[k]);
+    }
+    for (size_t k = 0; k < nvalid; k++) {
+        struct td_result *r = &results[valid[k]];
+        resend_verdict(rs, &replies[k], r);
+        if (r->status == TD_OK) {
+            json_error_t jerr;
+            json_t *ok = json_loadb(replies[k].body, replies[k].body_len, 0, &jerr);
+            resend_set_id(r, json_object_get(ok, "id"));
+            json_decref(ok);
+        }
+        rs->host->http_reply_release(&replies[k]);
+    }
+out_free:
+    for (size_t k = 0; calls && k < nvalid; k++)
+        free((char *)calls[k].body);
+    free(calls);
+    free(replies);
+    free(headers);
+    free(url);
+    (void)n;
+}
+
+/* One POST /emails/batch for all valid messages. The batch's key joins the
+ * messages' keys, so the same batch retried is de-duplicated. */
+static void resend_deliver_batch(struct resend *rs, const struct td_message *msgs,
+                                 struct td_result *results, const size_t *valid, size_t nvalid)
+{
+    json_t *arr = json_array();
+    char key[257];
+    unsigned long long h = 1469598103934665603ULL;
+    for (size_t k = 0; k < nvalid; k++) {
+        json_array_append_new(arr, resend_email(rs, &msgs[valid[k]]));
+        for (const char *p = msgs[valid[k]].idempotency_key; *p; p++)
+            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+        h = (h ^ 0x1f) * 1099511628211ULL;
+    }
+    snprintf(key, sizeof(key), "tidings-batch-%zu-%016llx", nvalid, h);
+    char *body = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    char url[1100];
+    snprintf(url, sizeof(url), "%s/emails/batch", rs->base_url);
+    struct td_http_header headers[5];
+    resend_headers(rs, headers, key);
+    headers[4] = (struct td_http_header){"x-batch-validation", "strict"};
+    struct td_http_call call = {.method = "POST",
+                                .url = url,
+                                .headers = headers,
+                                .header_count = 5,
+                                .body = body,
+                                .body_len = body ? strlen(body) : 0,
+                                .timeout_ms = rs->timeout_ms};
+    struct td_http_reply reply;
+    rs->host->http_request(rs->host, &call, &reply);
+    struct td_result verdict;
+    resend_verdict(rs, &reply, &verdict);
+    json_error_t jerr;
+    json_t *ok = verdict.status == TD_OK ? json_loadb(reply.body, reply.body_len, 0, &jerr) : NULL;
+    json_t *data = json_object_get(ok, "data");
+    for (size_t k = 0; k < nvalid; k++) {
+        results[valid[k]] = verdict;
+        if (verdict.status == TD_OK)
+            resend_set_id(&results[valid[k]], json_object_get(json_array_get(data, k), "id"));
+    }
+    json_decref(ok);
+    rs->host->http_reply_release(&reply);
+    free(body);
+}
+
+static void resend_deliver(void *instance, const struct td_message *msgs, size_t n,
+                           struct td_result *results)
+{
+    struct resend *rs = instance;
+    size_t *valid = calloc(n ? n : 1, sizeof(*valid));
+    size_t nvalid = 0;
+    for (size_t i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
+        const char *why = resend_invalid(&msgs[i]);
+        if (why) {
+            results[i].status = TD_FAIL;
+            snprintf(results[i].reason, sizeof(results[i].reason), "%s", why);
+        } else if (valid) {
+            valid[nvalid++] = i;
+        } else {
+            results[i].status = TD_RETRY;
+            snprintf(results[i].reason, sizeof(results[i].reason), "out of memory");
+        }
+    }
+    if (nvalid > 1 && rs->batch)
+        resend_deliver_batch(rs, msgs, results, valid, nvalid);
+    else if (nvalid)
+        resend_deliver_each(rs, msgs, n, results, valid, nvalid);
+    free(valid);
+}
+
+static int resend_check(void *instance, struct td_error *err)
+{
+    struct resend *rs = instance;
+    char url[1100];
+    snprintf(url, sizeof(url), "%s/api-keys", rs->base_url);
+    struct td_http_header headers[2] = {{"Authorization", rs->authorization},
+                                        {"User-Agent", RESEND_USER_AGENT}};
+    struct td_http_call call = {.method = "GET",
+                                .url = url,
+                                .headers = headers,
+                                .header_count = 2,
+                                .timeout_ms = rs->timeout_ms};
+    struct td_http_reply reply;
+    rs->host->http_request(rs->host, &call, &reply);
+    int rc = 0;
+    if (reply.status != 200) {
+        struct td_result r;
+        resend_reason(&reply, &r);
+        snprintf(err->message, sizeof(err->message), "%s", r.reason);
+        rc = -EACCES;
+    }
+    rs->host->http_reply_release(&reply);
+    return rc;
+}
+
+static void resend_destroy(void *instance)
+{
+    struct resend *rs = instance;
+    if (!rs)
+        return;
+    if (rs->api_key)
+        memset(rs->api_key, 0, strlen(rs->api_key));
+    if (rs->authorization)
+        memset(rs->authorization, 0, strlen(rs->authorization));
+    free(rs->api_key);
+    free(rs->authorization);
+    free(rs->from);
+    free(rs->reply_to);
+    free(rs->base_url);
+    free(rs);
+}
+
+static int resend_create(const struct td_host *host, const struct td_config *cfg, void **instance,
+                         struct td_error *err)
+{
+    *instance = NULL;
+    const char *key = td_config_get(cfg, "api_key");
+    const char *from = td_config_get(cfg, "from");
+    const char *reply_to = td_config_get(cfg, "reply_to");
+    if (has_line_break(from) || has_line_break(reply_to) || has_line_break(key)) {
+        snprintf(err->message, sizeof(err->message),
+                 "from, reply_to or api_key holds a line break");
+        return -EINVAL;
+    }
+    if (!strchr(from, '@')) {
+        snprintf(err->message, sizeof(err->message),
+                 "from: '%.100s' is not an address like Name <hello@example.org>", from);
+        return -EINVAL;
+    }
+    struct resend *rs = calloc(1, sizeof(*rs));
+    if (!rs)
+        goto out_nomem;
+    rs->host = host;
+    rs->api_key = strdup(key);
+    rs->from = strdup(from);
+    rs->reply_to = reply_to ? strdup(reply_to) : NULL;
+    rs->base_url = strdup(td_config_get(cfg, "base_url"));
+    rs->batch = strcmp(td_config_get(cfg, "batch"), "true") == 0;
+    rs->timeout_ms = strtol(td_config_get(cfg, "timeout"), NULL, 10);
+    size_t alen = strlen(key) + sizeof("Bearer ");
+    rs->authorization = malloc(alen);
+    if (!rs->api_key || !rs->from || (reply_to && !rs->reply_to) || !rs->base_url ||
+        !rs->authorization)
+        goto out_nomem;
+    snprintf(rs->authorization, alen, "Bearer %s", key);
+    size_t blen = strlen(rs->base_url);
+    while (blen && rs->base_url[blen - 1] == '/')
+        rs->base_url[--blen] = '\0';
+    if (rs->timeout_ms < 100)
+        rs->timeout_ms = 100;
+    *instance = rs;
+    return 0;
+out_nomem:
+    resend_destroy(rs);
+    snprintf(err->message, sizeof(err->message), "out of memory");
+    return -ENOMEM;
+}
+
+static const struct td_channel_ops resend_ops = {
+    .create = resend_create,
+    .destroy = resend_destroy,
+    .deliver = resend_deliver,
+    .check = resend_check,
+};
+
+static const char *const resend_serves[] = {"email", NULL};
+
+static const struct td_plugin resend_plugin = {
+    TD_PLUGIN_HEADER(TD_PLUGIN_CHANNEL, "resend", "1.0.0", "e-mail through Resend"),
+    .config_keys = resend_keys,
+    .config_key_count = sizeof(resend_keys) / sizeof(resend_keys[0]),
+    .serves = resend_serves,
+    .max_batch = RESEND_MAX_BATCH,
+    .channel = &resend_ops,
+};
+
+TD_PLUGIN_EXPORT const struct td_plugin *td_plugin_entry(void)
+{
+    return &resend_plugin;
+}

@@ -343,7 +343,13 @@ static void deliver_channel(struct td_engine *engine, PGconn *conn, struct prepa
                             const atomic_bool *stopping, struct td_deliver_stats *stats)
 {
     const struct td_plugin *d = channel->plugin->desc;
+    /* Chunks of at most two rounds of the connection's concurrency: a stop
+     * request waits for one chunk, not for a whole batch at a slow provider. */
     size_t limit = d->max_batch;
+    size_t rounds = 2 * (size_t)channel->cfg->policy.concurrency;
+    if (rounds < limit)
+        limit = rounds;
+
     struct td_message *msgs = calloc(limit, sizeof(*msgs));
     struct td_result *results = calloc(limit, sizeof(*results));
     size_t *index = calloc(limit, sizeof(*index));

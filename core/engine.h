@@ -80,7 +80,6 @@ void td_instance_slot_release(struct td_instance *in);
 size_t td_instance_slots_acquire(struct td_instance *in, size_t want);
 void td_instance_slots_release(struct td_instance *in, size_t n);
 
-
 /* The channel instance serving channel for org, or NULL. */
 
 struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,

@@ -109,8 +109,7 @@ static void call_finish(CURL *h, CURLcode rc, struct call_state *st, struct td_h
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         reply->status = (int)status;
         curl_off_t retry_after = -1;
-        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-            retry_after > 0)
+        if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0)
             reply->retry_after_ms = (int64_t)retry_after * 1000;
     }
     curl_slist_free_all(st->headers);

@@ -101,7 +101,6 @@ void td_instance_slot_release(struct td_instance *in)
     td_instance_slots_release(in, 1);
 }
 
-
 int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
                               struct td_diag *diag)
 {

@@ -4,6 +4,7 @@
 #
 # usage: scripts/pg-cluster.sh start DIR   create (first time) and start; prints the DSN
 #        scripts/pg-cluster.sh stop DIR    stop it (the data stays)
+#        scripts/pg-cluster.sh restart DIR stop it fast and start it again (fault tests)
 #        scripts/pg-cluster.sh destroy DIR stop it and delete the data
 #        scripts/pg-cluster.sh dsn DIR     print the DSN of a started cluster
 #
@@ -17,7 +18,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 mkdir -p "$dir"
@@ -103,6 +104,11 @@ stop() {
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  restart)
+    data=$(data_dir)
+    as_owner "$pg_bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+    start >/dev/null ;;
+
   destroy)
     stop
     data=$(data_dir)

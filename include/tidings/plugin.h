@@ -289,9 +289,8 @@ struct td_host {
 
 /* True when the host offers the field (a newer engine may offer more). */
 #define TD_HOST_HAS(host, field)                                                                   \
-    ((host)->struct_size >= offsetof(struct td_host, field) + sizeof((host)->field) &&              \
+    ((host)->struct_size >= offsetof(struct td_host, field) + sizeof((host)->field) &&             \
      (host)->field != NULL)
-
 
 /* ---- Operations ---- */
 

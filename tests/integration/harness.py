@@ -77,7 +77,8 @@ class Setup:
     """A folder with tidings.ini and conf.d/<org>.ini files, one webhook
     secret and one outbox folder per organization."""
 
-    def __init__(self, db, orgs=("acme",), batch=100, extra_engine="", channels=("email", "sms")):
+    def __init__(self, db, orgs=("acme",), batch=100, extra_engine="", channels=("email", "sms"),
+                 workers=2, lease=60):
         self.dir = tempfile.mkdtemp(prefix="tidings-it-")
         self.db = db
         self.secrets = {}
@@ -89,7 +90,7 @@ class Setup:
                    "[http]\nlisten = 127.0.0.1:0\nmax_body = 65536\n"
                    f"[plugins]\npath = {PLUGIN_DIR}\n"
                    "[orgs]\ndir = conf.d\n"
-                   f"[dispatch]\nrecheck = 2\nbatch = {batch}\n"
+                   f"[dispatch]\nrecheck = 2\nbatch = {batch}\nworkers = {workers}\nlease = {lease}\n"
                    "[log]\nlevel = debug\n" + extra_engine)
         for org in orgs:
             self.add_org(org, channels=channels)
@@ -212,3 +213,55 @@ def make_due_now(dsn, where):
 def rows(dsn, booking_id, columns="sequence_key, step_id, channel, status"):
     return psql(dsn, f"SELECT {columns} FROM tidings.messages WHERE booking_id = '{booking_id}' "
                      "ORDER BY sequence_key, scheduled_for, step_id, channel")
+
+
+def resend_org(setup, org, fake, policy="", extra=""):
+    """Adds org whose e-mail goes to the fake provider through resend.so."""
+    setup.secrets[org] = new_secret()
+    setup.write(f"secret-{org}", setup.secrets[org] + "\n")
+    setup.write(f"resend-key-{org}", fake.resend_key + "\n")
+    setup.write(f"conf.d/{org}.ini",
+                f"[org]\nid = {org}\nname = {org.title()} Segelschule\ntimezone = Europe/Berlin\n\n"
+                f"[trigger.webhook]\nplugin = booking_webhook\nsecret = file:../secret-{org}\n\n"
+                "[channel.email]\nplugin = resend\n"
+                f"api_key = file:../resend-key-{org}\nfrom = {org.title()} <hallo@{org}.example>\n"
+                f"base_url = {fake.url}\n{policy}\n{extra}")
+
+
+def seed_messages(dsn, org, n, due="now()", channel="email", template="t_email", prefix="M",
+                  deadline="NULL", email="'u' || g || '@example.org'"):
+    """Writes n bookings with one due message each, straight into the tables (for the
+    dispatcher's tests: how rows got there is not what they test)."""
+    psql(dsn, f"""
+        INSERT INTO tidings.bookings (org_id, booking_id, status, starts_at, timezone, doc, event_id,
+                                      customer_key)
+        SELECT '{org}', '{prefix}' || g, 'confirmed', now() + interval '10 days', 'Europe/Berlin',
+               jsonb_build_object('id', '{prefix}' || g, 'status', 'confirmed', 'name', 'Kurs',
+                                  'customer', jsonb_build_object('first_name', 'Anna',
+                                  'email', {email}, 'phone', '+491711234567',
+
+                                  'consent', jsonb_build_object('sms', true))),
+               0, 'u' || g || '@example.org'
+          FROM generate_series(1, {n}) g
+        ON CONFLICT DO NOTHING;
+        INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,
+                                      template_key, scheduled_for, deadline, event_id, timing)
+        SELECT '{org}', '{prefix}' || g, 'bulk', 's1', '{channel}', '{template}', {due},
+               {deadline}, 0, '{{"anchor": "trigger"}}'
+          FROM generate_series(1, {n}) g;
+        NOTIFY tidings_due;""")
+
+
+def import_templates(setup, org):
+    """The templates seed_messages refers to."""
+    doc = {"templates": [
+        {"key": "t_email", "channel": "email", "subject": "Hallo {{firstName}}",
+         "text": "Bis bald, {{firstName}}!", "html": "<p>Bis bald, {{firstName}}!</p>"},
+        {"key": "t_sms", "channel": "sms", "text": "Hallo {{firstName}}"}]}
+    setup.write("templates.json", json.dumps(doc))
+    setup.cli("sequences", "import", "--org", org, os.path.join(setup.dir, "templates.json"))
+
+
+def counts_by_status(dsn, org=None):
+    where = f"WHERE org_id = '{org}'" if org else ""
+    return {r[0]: int(r[1]) for r in psql(dsn, f"SELECT status, count(*) FROM tidings.messages {where} GROUP BY 1")}

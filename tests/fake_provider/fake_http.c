@@ -1,0 +1,125 @@
+/* fake_http: helpers to read a request and to build and send a reply. */
+#include "fake_http.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The API family a path belongs to. */
+enum fake_family fake_family_of(const char *path)
+{
+    if (has_prefix(path, "/_control/") || strcmp(path, "/_control") == 0)
+        return FAKE_CONTROL;
+    if (has_prefix(path, "/sms/3/"))
+        return FAKE_INFOBIP_NEW;
+    if (has_prefix(path, "/sms/") || has_prefix(path, "/whatsapp/") ||
+        has_prefix(path, "/account/"))
+        return FAKE_INFOBIP_LEGACY;
+    return FAKE_RESEND;
+}
+
+/* A request header's value (case-insensitive name), or NULL. */
+const char *fake_req_header(const struct fake_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* A query parameter's value, or NULL. */
+const char *fake_req_query(const struct fake_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Sets a JSON reply; takes over body (which may be NULL after a failed json_pack: 500). */
+void fake_reply_json(struct fake_reply *rep, unsigned status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    free(rep->body);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"out of memory\"}";
+        rep->body = strdup(oom);
+        rep->body_len = rep->body ? sizeof(oom) - 1 : 0;
+        rep->status = 500;
+    } else {
+        rep->body = text;
+        rep->body_len = strlen(text);
+        rep->status = status;
+    }
+    rep->content_type = "application/json";
+}
+
+/* Sets a reply with a copy of text. */
+void fake_reply_text(struct fake_reply *rep, unsigned status, const char *content_type,
+                     const char *text, size_t len)
+{
+    free(rep->body);
+    rep->body = malloc(len + 1);
+    rep->body_len = 0;
+    if (rep->body) {
+        memcpy(rep->body, text, len);
+        rep->body[len] = '\0';
+        rep->body_len = len;
+    }
+    rep->status = status;
+    rep->content_type = content_type;
+}
+
+/* Adds a header; name must be a string literal. */
+void fake_reply_header(struct fake_reply *rep, const char *name, const char *fmt, ...)
+{
+    if (rep->header_count >= FAKE_MAX_HEADERS)
+        return;
+    struct fake_header *h = &rep->headers[rep->header_count++];
+    h->name = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->value, sizeof(h->value), fmt, ap);
+    va_end(ap);
+}
+
+/* Whether the reply already has a header of this name. */
+bool fake_reply_has_header(const struct fake_reply *rep, const char *name)
+{
+    for (int i = 0; i < rep->header_count; i++) {
+        if (strcasecmp(rep->headers[i].name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Queues the reply on the connection (the body is handed to libmicrohttpd). */
+enum MHD_Result fake_reply_send(struct MHD_Connection *conn, struct fake_reply *rep)
+{
+    struct MHD_Response *r;
+    if (rep->body) {
+        r = MHD_create_response_from_buffer(rep->body_len, rep->body, MHD_RESPMEM_MUST_FREE);
+        if (r)
+            rep->body = NULL;
+    } else {
+        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            rep->content_type ? rep->content_type : "text/plain");
+    for (int i = 0; i < rep->header_count; i++)
+        MHD_add_response_header(r, rep->headers[i].name, rep->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(conn, rep->status ? rep->status : 500, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* Frees what the reply holds. */
+void fake_reply_clear(struct fake_reply *rep)
+{
+    free(rep->body);
+    memset(rep, 0, sizeof(*rep));
+}

@@ -1,0 +1,26 @@
+/* fake_server: the libmicrohttpd daemon and the per-request pipeline (read the
+ * body, count, apply faults, route to Resend, Infobip or the control API). */
+#ifndef FAKE_SERVER_H
+#define FAKE_SERVER_H
+
+#include <microhttpd.h>
+
+struct fake_store;
+struct fake_faults;
+struct fake_sleeper;
+
+/* What every handler gets: the shared state and the expected API keys. */
+struct fake_ctx {
+    struct fake_store *store;
+    struct fake_faults *faults;
+    struct fake_sleeper *sleeper;
+    const char *resend_key;
+    const char *infobip_key;
+};
+
+/* Starts the daemon on 127.0.0.1:port (0: any free port) and stores the bound port; NULL on
+ * failure. Before MHD_stop_daemon, stop ctx->sleeper (no connection may stay suspended). */
+struct MHD_Daemon *fake_server_start(struct fake_ctx *ctx, unsigned port, unsigned threads,
+                                     unsigned *bound_port);
+
+#endif

@@ -1,0 +1,450 @@
+/* fake_store: what the fake received (records, kept as compact JSON text), the
+ * idempotency memory, the Infobip messageId memory and the counters. One mutex
+ * guards it all and is held only for short, allocation-light steps; the
+ * in-flight gauge is atomic. */
+#include "fake_store.h"
+
+#include "fake_buf.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATHS        64
+#define MAX_STATUS       599
+#define FIRST_BUCKETS    1024
+#define FNV_OFFSET       1469598103934665603ULL
+#define FNV_PRIME        1099511628211ULL
+#define MESSAGE_ID_SCOPE "infobip"
+
+enum key_state { KEY_SEEN, KEY_PENDING, KEY_DONE };
+
+/* One remembered key: an idempotency key (scope = path) or an Infobip messageId. */
+struct key_entry {
+    struct key_entry *next;
+    uint64_t hash;
+    char *key; /* scope '\n' key */
+    size_t key_len;
+    enum key_state state;
+    uint64_t body_hash;
+    size_t body_len;
+    unsigned status;
+    char *response;
+    size_t response_len;
+};
+
+struct record {
+    char *text;
+    size_t len;
+};
+
+struct path_count {
+    char path[96];
+    long n;
+};
+
+struct fake_store {
+    pthread_mutex_t lock;
+    struct record *records;
+    size_t record_count;
+    size_t record_cap;
+    struct key_entry **buckets;
+    size_t bucket_count;
+    size_t key_count;
+    struct path_count paths[MAX_PATHS];
+    size_t path_count;
+    long other_paths;
+    long by_status[MAX_STATUS + 1];
+    long accepted;
+    long unique_keys;
+    long duplicates;
+    long rejected;
+    long dropped;
+    atomic_long in_flight;
+    atomic_long in_flight_max;
+};
+
+static uint64_t fnv1a(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= c[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* Builds "scope\nkey" (malloc'ed). */
+static char *make_key(const char *scope, const char *key, size_t *len)
+{
+    size_t a = strlen(scope), b = strlen(key);
+    char *k = malloc(a + b + 2);
+    if (!k)
+        return NULL;
+    memcpy(k, scope, a);
+    k[a] = '\n';
+    memcpy(k + a + 1, key, b + 1);
+    *len = a + b + 1;
+    return k;
+}
+
+static void free_entry(struct key_entry *e)
+{
+    free(e->key);
+    free(e->response);
+    free(e);
+}
+
+/* The link pointing at the entry for k, or at the NULL ending its chain. Lock held. */
+static struct key_entry **find_link(struct fake_store *s, const char *k, size_t len, uint64_t h)
+{
+    struct key_entry **link = &s->buckets[h & (s->bucket_count - 1)];
+    while (*link) {
+        struct key_entry *e = *link;
+        if (e->hash == h && e->key_len == len && memcmp(e->key, k, len) == 0)
+            break;
+        link = &e->next;
+    }
+    return link;
+}
+
+/* Doubles the bucket array when the table gets full; keeps it as is on failure. Lock held. */
+static void maybe_grow(struct fake_store *s)
+{
+    if (s->key_count < s->bucket_count)
+        return;
+    size_t n = s->bucket_count * 2;
+    struct key_entry **b = calloc(n, sizeof(*b));
+    if (!b)
+        return;
+    for (size_t i = 0; i < s->bucket_count; i++) {
+        struct key_entry *e = s->buckets[i];
+        while (e) {
+            struct key_entry *next = e->next;
+            e->next = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+            e = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->bucket_count = n;
+}
+
+/* Adds a new entry for k (taking over k). NULL when out of memory (k is freed). Lock held. */
+static struct key_entry *insert_key(struct fake_store *s, char *k, size_t len, uint64_t h)
+{
+    struct key_entry *e = calloc(1, sizeof(*e));
+    if (!e) {
+        free(k);
+        return NULL;
+    }
+    maybe_grow(s);
+    e->key = k;
+    e->key_len = len;
+    e->hash = h;
+    struct key_entry **head = &s->buckets[h & (s->bucket_count - 1)];
+    e->next = *head;
+    *head = e;
+    s->key_count++;
+    return e;
+}
+
+/* Frees all records and keys and zeroes the counters. Lock held. */
+static void clear_locked(struct fake_store *s)
+{
+    for (size_t i = 0; i < s->record_count; i++)
+        free(s->records[i].text);
+    s->record_count = 0;
+    for (size_t i = 0; i < s->bucket_count; i++) {
+        struct key_entry *e = s->buckets[i];
+        while (e) {
+            struct key_entry *next = e->next;
+            free_entry(e);
+            e = next;
+        }
+        s->buckets[i] = NULL;
+    }
+    s->key_count = 0;
+    s->path_count = 0;
+    s->other_paths = 0;
+    memset(s->by_status, 0, sizeof(s->by_status));
+    s->accepted = s->unique_keys = s->duplicates = s->rejected = s->dropped = 0;
+}
+
+/* A new, empty store; NULL when out of memory. */
+struct fake_store *fake_store_create(void)
+{
+    struct fake_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->buckets = calloc(FIRST_BUCKETS, sizeof(*s->buckets));
+    if (!s->buckets) {
+        free(s);
+        return NULL;
+    }
+    s->bucket_count = FIRST_BUCKETS;
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->in_flight, 0);
+    atomic_init(&s->in_flight_max, 0);
+    return s;
+}
+
+/* Frees the store and everything in it. */
+void fake_store_destroy(struct fake_store *s)
+{
+    if (!s)
+        return;
+    clear_locked(s);
+    free(s->records);
+    free(s->buckets);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Forgets records, counters and both memories (POST /_control/reset). */
+void fake_store_reset(struct fake_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    clear_locked(s);
+    atomic_store(&s->in_flight_max, atomic_load(&s->in_flight));
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Marks a provider request as started (for in_flight_max). */
+void fake_store_enter(struct fake_store *s)
+{
+    long now = atomic_fetch_add(&s->in_flight, 1) + 1;
+    long max = atomic_load(&s->in_flight_max);
+    while (now > max && !atomic_compare_exchange_weak(&s->in_flight_max, &max, now))
+        ;
+}
+
+/* Marks a provider request as finished. */
+void fake_store_leave(struct fake_store *s)
+{
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* Counts a provider request for its path. */
+void fake_store_count_request(struct fake_store *s, const char *path)
+{
+    pthread_mutex_lock(&s->lock);
+    size_t i = 0;
+    while (i < s->path_count && strcmp(s->paths[i].path, path) != 0)
+        i++;
+    if (i < s->path_count) {
+        s->paths[i].n++;
+    } else if (i < MAX_PATHS && strlen(path) < sizeof(s->paths[i].path)) {
+        snprintf(s->paths[i].path, sizeof(s->paths[i].path), "%s", path);
+        s->paths[i].n = 1;
+        s->path_count++;
+    } else {
+        s->other_paths++;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Counts the status a provider request was answered with; 0 counts a dropped connection. */
+void fake_store_count_status(struct fake_store *s, unsigned status)
+{
+    pthread_mutex_lock(&s->lock);
+    if (status == 0)
+        s->dropped++;
+    else if (status <= MAX_STATUS)
+        s->by_status[status]++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Adds to the accepted, unique_keys and rejected counters. */
+void fake_store_count_messages(struct fake_store *s, long accepted, long unique, long rejected)
+{
+    pthread_mutex_lock(&s->lock);
+    s->accepted += accepted;
+    s->unique_keys += unique;
+    s->rejected += rejected;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Remembers an accepted Infobip messageId; true when it was seen before (a duplicate). */
+bool fake_store_note_message_id(struct fake_store *s, const char *id)
+{
+    size_t len;
+    char *k = make_key(MESSAGE_ID_SCOPE, id, &len);
+    if (!k)
+        return false;
+    uint64_t h = fnv1a(k, len, FNV_OFFSET);
+    bool duplicate = false;
+    pthread_mutex_lock(&s->lock);
+    if (*find_link(s, k, len, h)) {
+        duplicate = true;
+        s->duplicates++;
+        free(k);
+    } else {
+        struct key_entry *e = insert_key(s, k, len, h);
+        if (e)
+            e->state = KEY_SEEN;
+        s->unique_keys++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return duplicate;
+}
+
+/* Looks up an Idempotency-Key in scope (the path); on REPLAY fills the remembered
+ * status and a malloc'ed copy of the response body. */
+enum fake_idem fake_store_idem_begin(struct fake_store *s, const char *scope, const char *key,
+                                     const char *body, size_t body_len, unsigned *status,
+                                     char **response, size_t *response_len)
+{
+    size_t len;
+    char *k = make_key(scope, key, &len);
+    if (!k)
+        return FAKE_IDEM_ERROR;
+    uint64_t h = fnv1a(k, len, FNV_OFFSET);
+    uint64_t bh = fnv1a(body, body_len, FNV_OFFSET);
+    enum fake_idem result = FAKE_IDEM_NEW;
+    pthread_mutex_lock(&s->lock);
+    struct key_entry *e = *find_link(s, k, len, h);
+    if (!e) {
+        e = insert_key(s, k, len, h);
+        k = NULL;
+        if (!e) {
+            result = FAKE_IDEM_ERROR;
+        } else {
+            e->state = KEY_PENDING;
+            e->body_hash = bh;
+            e->body_len = body_len;
+        }
+    } else if (e->body_hash != bh || e->body_len != body_len) {
+        result = FAKE_IDEM_MISMATCH;
+    } else if (e->state != KEY_DONE) {
+        result = FAKE_IDEM_IN_FLIGHT;
+    } else {
+        *response = malloc(e->response_len + 1);
+        if (*response) {
+            memcpy(*response, e->response, e->response_len + 1);
+            *response_len = e->response_len;
+            *status = e->status;
+            s->duplicates++;
+            result = FAKE_IDEM_REPLAY;
+        } else {
+            result = FAKE_IDEM_ERROR;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(k);
+    return result;
+}
+
+/* Completes a FAKE_IDEM_NEW key: a 200 is remembered, anything else forgotten. */
+void fake_store_idem_finish(struct fake_store *s, const char *scope, const char *key,
+                            unsigned status, const char *response, size_t response_len)
+{
+    size_t len;
+    char *k = make_key(scope, key, &len);
+    if (!k)
+        return;
+    uint64_t h = fnv1a(k, len, FNV_OFFSET);
+    char *copy = NULL;
+    if (status == 200 && response) {
+        copy = malloc(response_len + 1);
+        if (copy) {
+            memcpy(copy, response, response_len);
+            copy[response_len] = '\0';
+        }
+    }
+    pthread_mutex_lock(&s->lock);
+    struct key_entry **link = find_link(s, k, len, h);
+    struct key_entry *e = *link;
+    if (e && e->state == KEY_PENDING) {
+        if (copy) {
+            e->state = KEY_DONE;
+            e->status = status;
+            e->response = copy;
+            e->response_len = response_len;
+            copy = NULL;
+            s->unique_keys++;
+        } else {
+            *link = e->next;
+            s->key_count--;
+            free_entry(e);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(copy);
+    free(k);
+}
+
+/* Appends a record (takes over the JSON object). */
+void fake_store_add_record(struct fake_store *s, json_t *record)
+{
+    char *text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    json_decref(record);
+    if (!text)
+        return;
+    struct record r = {.text = text, .len = strlen(text)};
+    pthread_mutex_lock(&s->lock);
+    if (s->record_count == s->record_cap) {
+        size_t cap = s->record_cap ? s->record_cap * 2 : 1024;
+        struct record *grown = realloc(s->records, cap * sizeof(*grown));
+        if (grown) {
+            s->records = grown;
+            s->record_cap = cap;
+        }
+    }
+    if (s->record_count < s->record_cap) {
+        s->records[s->record_count++] = r;
+        r.text = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(r.text);
+}
+
+/* The counters as the JSON object GET /_control/stats answers. */
+json_t *fake_store_stats(struct fake_store *s)
+{
+    json_t *requests = json_object(), *by_status = json_object();
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->path_count; i++)
+        json_object_set_new(requests, s->paths[i].path, json_integer(s->paths[i].n));
+    if (s->other_paths)
+        json_object_set_new(requests, "(other)", json_integer(s->other_paths));
+    for (unsigned st = 0; st <= MAX_STATUS; st++) {
+        if (s->by_status[st]) {
+            char code[8];
+            snprintf(code, sizeof(code), "%u", st);
+            json_object_set_new(by_status, code, json_integer(s->by_status[st]));
+        }
+    }
+    json_t *out = json_pack(
+        "{s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "requests", requests, "by_status", by_status,
+        "accepted", (json_int_t)s->accepted, "unique_keys", (json_int_t)s->unique_keys,
+        "duplicates", (json_int_t)s->duplicates, "rejected", (json_int_t)s->rejected, "dropped",
+        (json_int_t)s->dropped, "in_flight", (json_int_t)atomic_load(&s->in_flight),
+        "in_flight_max", (json_int_t)atomic_load(&s->in_flight_max), "records",
+        (json_int_t)s->record_count);
+    pthread_mutex_unlock(&s->lock);
+    return out;
+}
+
+/* {"messages":[records since..since+limit],"next":K,"total":N} as malloc'ed JSON text. */
+char *fake_store_messages(struct fake_store *s, size_t since, size_t limit, size_t *len)
+{
+    struct fake_buf b = {0};
+    fake_buf_str(&b, "{\"messages\":[");
+    pthread_mutex_lock(&s->lock);
+    size_t total = s->record_count;
+    size_t from = since < total ? since : total;
+    size_t to = total - from > limit ? from + limit : total;
+    for (size_t i = from; i < to; i++) {
+        if (i > from)
+            fake_buf_add(&b, ",", 1);
+        fake_buf_add(&b, s->records[i].text, s->records[i].len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    fake_buf_printf(&b, "],\"next\":%zu,\"total\":%zu}", to, total);
+    return fake_buf_take(&b, len);
+}

@@ -1,0 +1,54 @@
+/* fake_store: what the fake received (records), the idempotency memory, the
+ * Infobip messageId memory and the counters behind GET /_control/stats. */
+#ifndef FAKE_STORE_H
+#define FAKE_STORE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fake_store;
+
+/* The outcome of looking up an Idempotency-Key. */
+enum fake_idem {
+    FAKE_IDEM_NEW,       /* first use: handle it, then call fake_store_idem_finish */
+    FAKE_IDEM_REPLAY,    /* same body as before: answer the remembered response */
+    FAKE_IDEM_MISMATCH,  /* same key, different body: 409 invalid_idempotent_request */
+    FAKE_IDEM_IN_FLIGHT, /* the first request is still running: 409 concurrent_... */
+    FAKE_IDEM_ERROR,     /* out of memory */
+};
+
+/* A new, empty store; NULL when out of memory. */
+struct fake_store *fake_store_create(void);
+/* Frees the store and everything in it. */
+void fake_store_destroy(struct fake_store *s);
+/* Forgets records, counters and both memories (POST /_control/reset). */
+void fake_store_reset(struct fake_store *s);
+/* Marks a provider request as started (for in_flight_max). */
+void fake_store_enter(struct fake_store *s);
+/* Marks a provider request as finished. */
+void fake_store_leave(struct fake_store *s);
+/* Counts a provider request for its path. */
+void fake_store_count_request(struct fake_store *s, const char *path);
+/* Counts the status a provider request was answered with; 0 counts a dropped connection. */
+void fake_store_count_status(struct fake_store *s, unsigned status);
+/* Adds to the accepted, unique_keys and rejected counters. */
+void fake_store_count_messages(struct fake_store *s, long accepted, long unique, long rejected);
+/* Remembers an accepted Infobip messageId; true when it was seen before (a duplicate). */
+bool fake_store_note_message_id(struct fake_store *s, const char *id);
+/* Looks up an Idempotency-Key in scope (the path); on REPLAY fills the remembered
+ * status and a malloc'ed copy of the response body. */
+enum fake_idem fake_store_idem_begin(struct fake_store *s, const char *scope, const char *key,
+                                     const char *body, size_t body_len, unsigned *status,
+                                     char **response, size_t *response_len);
+/* Completes a FAKE_IDEM_NEW key: a 200 is remembered, anything else forgotten. */
+void fake_store_idem_finish(struct fake_store *s, const char *scope, const char *key,
+                            unsigned status, const char *response, size_t response_len);
+/* Appends a record (takes over the JSON object). */
+void fake_store_add_record(struct fake_store *s, json_t *record);
+/* The counters as the JSON object GET /_control/stats answers. */
+json_t *fake_store_stats(struct fake_store *s);
+/* {"messages":[records since..since+limit],"next":K,"total":N} as malloc'ed JSON text. */
+char *fake_store_messages(struct fake_store *s, size_t since, size_t limit, size_t *len);
+
+#endif

@@ -1,0 +1,241 @@
+"""A fake Resend + Infobip provider for the integration tests (stdlib only).
+
+Starts tests/fake_provider's binary on a free port of 127.0.0.1 and drives its
+control API. The binary's path comes from FAKE_PROVIDER_BIN (default: under
+ctest, the build TIDINGS_PLUGIN_DIR belongs to; else the normal build's).
+Typical use:
+
+    with FakeProvider() as fake:
+        fake.fault("/emails", "status", status=429, retry_after=2)
+        ... point the engine at fake.url, send ...
+        stats = fake.wait_for(lambda s: s["accepted"] >= 3, timeout=10)
+        records = fake.messages()
+
+Control API (what the methods call):
+    POST /_control/faults    {"path","mode","count"?,"to"?,"status"?,"retry_after"?,
+                              "delay_ms"?,"hold_key"?,"body"?}  (or an array of them)
+        path: exact, "*" (any provider path) or a prefix ending in "*" ("/sms/*")
+        mode: "status" (status, default 500; retry_after; body overrides the error body),
+              "slow" (delay_ms, default 1000, then normal handling; with hold_key=true a
+              Resend send claims its Idempotency-Key before the delay, so a second request
+              with that key meanwhile gets 409 concurrent_idempotent_requests),
+              "drop" (connection closed, no answer),
+              "reject" (Infobip: 200 with status REJECTED_DESTINATION; Resend: 422)
+        count: requests it applies to (default 1; -1 until reset); to: only requests
+        naming this recipient in a "to" field. Requests consume the first matching fault.
+    GET  /_control/faults    {"faults":[...]}
+    POST /_control/reset     forget records, counters, faults and idempotency keys
+    GET  /_control/stats     {"requests":{path:n},"by_status":{"200":n},"accepted",
+                              "unique_keys","duplicates","rejected","dropped",
+                              "in_flight","in_flight_max","records"}
+    GET  /_control/messages?since=K&limit=N   {"messages":[...],"next":K2,"total":N}
+    POST /_control/send      {"url","body","headers"?,"method"?,"timeout_ms"?}
+                             -> {"status":N,"body":"..."} ({"status":0,"error":...})
+"""
+import http.client
+import json
+import os
+import select
+import signal
+import subprocess
+import time
+
+DEFAULT_BIN = "/work/main/build/tests/fake_provider/fake_provider"
+
+
+def default_binary():
+    """FAKE_PROVIDER_BIN; else the build that TIDINGS_PLUGIN_DIR (<build>/plugins, set by
+    ctest) belongs to; else the normal build's."""
+    if os.environ.get("FAKE_PROVIDER_BIN"):
+        return os.environ["FAKE_PROVIDER_BIN"]
+    plugin_dir = os.environ.get("TIDINGS_PLUGIN_DIR")
+    if plugin_dir:
+        candidate = os.path.join(os.path.dirname(os.path.abspath(plugin_dir)), "tests",
+                                 "fake_provider", "fake_provider")
+        if os.path.exists(candidate):
+            return candidate
+    return DEFAULT_BIN
+
+
+class Response:
+    """An HTTP answer: .status, .headers (lower-case names), .body (bytes)."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"Response({self.status}, {self.body[:200]!r})"
+
+
+class FakeProvider:
+    """One running fake_provider process."""
+
+    def __init__(self, resend_key="re_test_key", infobip_key="ib_test_key", port=0, threads=None,
+                 binary=None, start_timeout=10.0):
+        self.resend_key = resend_key
+        self.infobip_key = infobip_key
+        self.binary = binary or default_binary()
+        cmd = [self.binary, "--port", str(port), "--resend-key", resend_key,
+               "--infobip-key", infobip_key]
+        if threads:
+            cmd += ["--threads", str(threads)]
+        # stderr is inherited: sanitizer reports show up in the test's output.
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        self.returncode = None
+        try:
+            line = self._read_line(start_timeout)
+            prefix = "fake_provider listening on 127.0.0.1:"
+            if not line.startswith(prefix):
+                raise RuntimeError(f"fake_provider did not start: {line!r}")
+            self.port = int(line[len(prefix):])
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            raise
+        self.host = "127.0.0.1"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _read_line(self, timeout):
+        deadline = time.monotonic() + timeout
+        data = b""
+        fd = self.proc.stdout.fileno()
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("fake_provider did not print its port in time")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(fd, 256)
+            if not chunk:
+                raise RuntimeError(f"fake_provider exited: {self.proc.wait()}, said {data!r}")
+            data += chunk
+        return data.decode().strip()
+
+    # --- plain HTTP -------------------------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, timeout=30.0):
+        """Sends one request on a fresh connection. body: dict/list (sent as JSON), str or
+        bytes. Returns a Response."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            hdrs = {"Content-Type": "application/json"} if body is not None else {}
+            hdrs.update(headers or {})
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+    def resend(self, path, body, key=None, idempotency_key=None, headers=None):
+        """POSTs to a Resend endpoint with the key and a User-Agent."""
+        h = {"Authorization": f"Bearer {self.resend_key if key is None else key}",
+             "User-Agent": "tidings-tests/1.0"}
+        if idempotency_key is not None:
+            h["Idempotency-Key"] = idempotency_key
+        h.update(headers or {})
+        return self.request("POST", path, body, h)
+
+    def infobip(self, path, body, key=None, headers=None):
+        """POSTs to an Infobip endpoint with the "App" key."""
+        h = {"Authorization": f"App {self.infobip_key if key is None else key}"}
+        h.update(headers or {})
+        return self.request("POST", path, body, h)
+
+    def _control(self, method, path, body=None):
+        r = self.request(method, "/_control/" + path, body)
+        if r.status != 200:
+            raise RuntimeError(f"control {method} {path}: {r.status} {r.body!r}")
+        return r.json()
+
+    # --- control API ------------------------------------------------------------------------
+
+    def fault(self, path=None, mode=None, **kw):
+        """Queues a fault: fault("/emails", "status", status=429, retry_after=1, count=2),
+        fault(path="/sms/3/messages", mode="reject", to="4917..."). Returns the queue."""
+        spec = dict(kw)
+        if path is not None:
+            spec["path"] = path
+        if mode is not None:
+            spec["mode"] = mode
+        return self._control("POST", "faults", spec)
+
+    def faults(self):
+        """The queued faults."""
+        return self._control("GET", "faults")["faults"]
+
+    def reset(self):
+        """Forgets records, counters, faults and idempotency keys."""
+        return self._control("POST", "reset", {})
+
+    def stats(self):
+        return self._control("GET", "stats")
+
+    def messages(self, since=0, endpoint=None):
+        """All records from index since on (optionally only one endpoint's)."""
+        out = []
+        while True:
+            page = self._control("GET", f"messages?since={since}")
+            out += page["messages"]
+            if page["next"] >= page["total"] or not page["messages"]:
+                break
+            since = page["next"]
+        if endpoint is not None:
+            out = [m for m in out if m["endpoint"] == endpoint]
+        return out
+
+    def send(self, url, body, headers=None, method="POST", timeout_ms=None):
+        """Makes the fake deliver body (dict/list: JSON; str: exact text) to url, like a
+        provider webhook. Returns {"status": N, "body": "..."} ({"status": 0, "error"} when
+        the URL did not answer)."""
+        spec = {"url": url, "body": body, "method": method}
+        if headers:
+            spec["headers"] = headers
+        if timeout_ms:
+            spec["timeout_ms"] = timeout_ms
+        return self._control("POST", "send", spec)
+
+    def wait_for(self, predicate, timeout=10.0, interval=0.02):
+        """Polls the stats until predicate(stats) is true; returns them. AssertionError on
+        timeout (with the last stats)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if predicate(stats):
+                return stats
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out after {timeout}s; last stats: {stats}")
+            time.sleep(interval)
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    def stop(self, timeout=15.0):
+        """SIGTERM, wait; returns the exit code (0 for a clean stop). Safe to call twice."""
+        if self.returncode is None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.returncode = self.proc.returncode
+            self.proc.stdout.close()
+        return self.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False

@@ -89,7 +89,7 @@ def main():
         setup = harness.Setup(db, orgs=(), workers=4, batch=500, lease=60)
         harness.resend_org(setup, "bench", fake, "concurrency = 64\n")
         with open(os.path.join(setup.dir, "tidings.ini")) as f:
-            cfg = f.read().replace("level = debug", "level = warn")
+            cfg = f.read().replace("level = debug", "level = info")
         setup.write("tidings.ini", cfg)
         setup.cli("migrate")
         harness.import_templates(setup, "bench")
@@ -119,7 +119,9 @@ def main():
         harness.psql(dsn, "DROP TABLE IF EXISTS public.q; "
                           "CREATE TABLE public.q (LIKE tidings.messages INCLUDING ALL); "
                           f"INSERT INTO public.q OVERRIDING SYSTEM VALUE SELECT * FROM tidings.messages; "
-                          "UPDATE public.q SET status = 'scheduled', lease_owner = NULL; VACUUM ANALYZE public.q")
+                          "UPDATE public.q SET status = 'scheduled', lease_owner = NULL")
+        harness.psql(dsn, "VACUUM ANALYZE public.q")
+
         claim = os.path.join(work, "claim.sql")
         with open(claim, "w") as f:
             f.write("WITH c AS (SELECT org_id, id FROM public.q WHERE status = 'scheduled' "

@@ -1,19 +1,63 @@
 /* cli_check: `tidings check`. */
 #include "cli.h"
 #include "engine.h"
+#include "http_client.h"
 #include "loader.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char check_usage[] =
-    "usage: tidings [-c FILE] check\n"
+    "usage: tidings [-c FILE] check [--connections]\n"
     "\n"
     "Validates tidings.ini, every conf.d/<org>.ini and every plugin on the plugin path:\n"
     "unknown keys, missing keys, bad values, unreadable secrets, plugins that cannot be\n"
     "loaded. Prints one line per problem naming file, section and line, and exits 1 when\n"
-    "there is any (2 when the configuration file is missing).\n";
+    "there is any (2 when the configuration file is missing).\n"
+    "--connections also asks every provider whether its credentials work (Resend: GET\n"
+    "/api-keys; Infobip: GET /account/1/balance) and prints one line per connection; keys\n"
+    "are never printed.\n";
+
+/* Creates every channel instance and runs its connection test. Returns how
+ * many failed. */
+static int check_connections(struct td_conf *conf, struct td_loader *loader)
+{
+    struct td_engine e = {.conf = conf, .loader = loader};
+    struct td_diag diag = {0};
+    e.metrics = NULL;
+    e.accounts = calloc(conf->account_count ? conf->account_count : 1, sizeof(*e.accounts));
+    if (!e.accounts || td_http_client_global_init() < 0 || td_instances_create(&e, &diag) < 0) {
+        td_diag_print(&diag, stderr, "");
+        td_diag_clear(&diag);
+        free(e.accounts);
+        return 1;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < e.instance_count; i++) {
+        struct td_instance *in = &e.instances[i];
+        if (in->cfg->kind != TD_PLUGIN_CHANNEL)
+            continue;
+        const struct td_channel_ops *ops = in->plugin->desc->channel;
+        struct td_error err = {{0}};
+        if (!ops->check) {
+            printf("%-16s %-10s %-18s no connection test\n", in->org->id, in->cfg->name,
+                   in->cfg->plugin);
+            continue;
+        }
+        int rc = ops->check(in->state, &err);
+        printf("%-16s %-10s %-18s %s%s%s\n", in->org->id, in->cfg->name, in->cfg->plugin,
+               rc == 0 ? "ok" : "FAILED", err.message[0] ? ": " : "", err.message);
+        if (rc < 0)
+            failed++;
+    }
+    td_instances_destroy(&e);
+    td_http_client_global_cleanup();
+    free(e.accounts);
+    return failed;
+}
 
 int td_cli_check(const char *config_path, int argc, char **argv)
 {
@@ -21,7 +65,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
         fputs(check_usage, stdout);
         return TD_EXIT_OK;
     }
-    if (argc > 0) {
+    bool connections = argc == 1 && strcmp(argv[0], "--connections") == 0;
+    if (argc > 0 && !connections) {
         fprintf(stderr, "tidings check: unexpected argument '%s'\n", argv[0]);
         return TD_EXIT_USAGE;
     }
@@ -66,6 +111,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
                conf->org_count, conf->org_count == 1 ? "" : "s", channels, channels == 1 ? "" : "s",
                triggers, triggers == 1 ? "" : "s");
         rc = TD_EXIT_OK;
+        if (connections && check_connections(conf, loader) > 0)
+            rc = TD_EXIT_FAILURE;
     }
     td_loader_destroy(loader);
     td_diag_clear(&diag);

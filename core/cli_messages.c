@@ -2,6 +2,7 @@
  * `tidings channels list|resume`: operators see the queue and act on it;
  * every action is recorded with who and why. */
 #include "cli.h"
+#include "address.h"
 #include "config_value.h"
 #include "db.h"
 #include "store.h"
@@ -272,6 +273,115 @@ int td_cli_channels(const char *config_path, int argc, char **argv)
             PQclear(PQexec(c, "NOTIFY tidings_due"));
         }
     }
+    PQfinish(c);
+    td_conf_destroy(conf);
+    return rc;
+}
+
+static const char suppressions_usage[] =
+    "usage: tidings [-c FILE] suppressions list [--org ORG]\n"
+    "       tidings [-c FILE] suppressions add    --org ORG --channel CH --reason TEXT [--as "
+    "NAME]\n"
+    "                                             ADDRESS\n"
+    "       tidings [-c FILE] suppressions remove --org ORG --channel CH --reason TEXT [--as "
+    "NAME]\n"
+    "                                             ADDRESS\n"
+    "\n"
+    "A suppressed address gets nothing more on that channel: its messages are skipped, with\n"
+    "reason, and the step's fallback chain takes over. Hard bounces, complaints, STOP replies\n"
+    "and one-click unsubscribes add suppressions by themselves. Phone numbers are taken in\n"
+    "E.164 or in the organization's national format (0171... -> +49171...). Adding and\n"
+    "removing are recorded with who and why.\n";
+
+int td_cli_suppressions(const char *config_path, int argc, char **argv)
+{
+    if (argc == 0 || td_cli_wants_help(argc, argv)) {
+        fputs(suppressions_usage, argc == 0 ? stderr : stdout);
+        return argc == 0 ? TD_EXIT_USAGE : TD_EXIT_OK;
+    }
+    const char *action = argv[0];
+    bool list = strcmp(action, "list") == 0, add = strcmp(action, "add") == 0;
+    if (!list && !add && strcmp(action, "remove") != 0) {
+        fprintf(stderr, "tidings suppressions: unknown action '%s' (list, add, remove)\n", action);
+        return TD_EXIT_USAGE;
+    }
+    struct op_args a;
+    if (op_parse(argc - 1, argv + 1, &a, "suppressions") < 0)
+        return TD_EXIT_USAGE;
+    if (!list && (!a.org || !a.channel || !a.reason || a.id_count != 1)) {
+        fprintf(stderr,
+                "tidings suppressions %s: --org, --channel, --reason and one ADDRESS are "
+                "required\n",
+                action);
+        return TD_EXIT_USAGE;
+    }
+    struct td_conf *conf = NULL;
+    int rc;
+    PGconn *c = op_connect(config_path, &conf, &rc);
+    if (!c) {
+        td_conf_destroy(conf);
+        return rc;
+    }
+    char err[512];
+    if (list) {
+        json_t *rows = NULL;
+        if (td_store_suppressions(c, a.org, &rows, err, sizeof(err)) < 0) {
+            fprintf(stderr, "tidings suppressions list: %s\n", err);
+            rc = TD_EXIT_FAILURE;
+        } else {
+            size_t i;
+            json_t *r;
+            json_array_foreach(rows, i, r) printf(
+                "%-16s %-10s %-32s %s (%s, %s)\n", text_of(r, "org"), text_of(r, "channel"),
+                text_of(r, "address"), text_of(r, "reason"), text_of(r, "by"), text_of(r, "since"));
+            printf("(%zu suppression%s)\n", json_array_size(rows),
+                   json_array_size(rows) == 1 ? "" : "s");
+        }
+        json_decref(rows);
+        goto out;
+    }
+    const struct td_org_config *org = td_conf_org(conf, a.org);
+    char address[200];
+    if (!org) {
+        fprintf(stderr, "tidings suppressions: unknown organization '%s'\n", a.org);
+        rc = TD_EXIT_FAILURE;
+        goto out;
+    }
+    if (strchr(a.ids[0], '@')) {
+        if (!td_email_plausible(a.ids[0])) {
+            fprintf(stderr, "tidings suppressions: '%s' is not an e-mail address\n", a.ids[0]);
+            rc = TD_EXIT_USAGE;
+            goto out;
+        }
+        td_email_canonical(a.ids[0], address, sizeof(address));
+    } else if (td_phone_normalize(a.ids[0], org->country, address, sizeof(address)) < 0) {
+        fprintf(stderr,
+                "tidings suppressions: '%s' is neither an e-mail address nor a phone "
+                "number\n",
+                a.ids[0]);
+        rc = TD_EXIT_USAGE;
+        goto out;
+    }
+    bool changed = false;
+    char subject[260];
+    snprintf(subject, sizeof(subject), "address %s on %s", address, a.channel);
+    int src = add ? td_store_suppress(c, a.org, a.channel, address, a.reason, a.actor, &changed,
+                                      err, sizeof(err))
+                  : td_store_unsuppress(c, a.org, a.channel, address, &changed, err, sizeof(err));
+    if (src == 0 && changed)
+        src = td_store_action(c, a.org, subject, add ? "suppress" : "unsuppress", a.actor, a.reason,
+                              NULL, err, sizeof(err));
+    if (src < 0) {
+        fprintf(stderr, "tidings suppressions %s: %s\n", action, err);
+        rc = TD_EXIT_FAILURE;
+    } else if (!changed) {
+        printf("%s was %s suppressed on %s: nothing changed\n", address, add ? "already" : "not",
+               a.channel);
+    } else {
+        printf("%s %s on %s (recorded: %s, \"%s\")\n", address,
+               add ? "suppressed" : "no longer suppressed", a.channel, a.actor, a.reason);
+    }
+out:
     PQfinish(c);
     td_conf_destroy(conf);
     return rc;

@@ -45,6 +45,9 @@ static const struct conf_key engine_keys[] = {
      ENGINE_LONG(http_max_body)},
     {"http", "timeout", TD_VALUE_INT, false, "15", 1, 3600, false, ENGINE_LONG(http_timeout_s)},
     {"http", "threads", TD_VALUE_INT, false, "4", 1, 256, false, ENGINE_LONG(http_threads)},
+    {"http", "public_url", TD_VALUE_URL, false, NULL, 0, 0, false, ENGINE_TEXT(public_url)},
+    {"http", "callback_secret", TD_VALUE_STRING, false, NULL, 0, 0, true,
+     ENGINE_TEXT(callback_secret)},
     {"plugins", "path", VALUE_PATHLIST, true, NULL, 0, 0, false, ENGINE_TEXT(plugin_path)},
     {"orgs", "dir", TD_VALUE_PATH, false, "conf.d", 0, 0, false, ENGINE_TEXT(orgs_dir)},
     {"dispatch", "batch", TD_VALUE_INT, false, "100", 1, 10000, false, ENGINE_LONG(dispatch_batch)},
@@ -466,6 +469,9 @@ void td_conf_destroy(struct td_conf *conf)
     free(e->dir);
     free(e->db_dsn);
     free(e->http_listen);
+    free(e->public_url);
+    free(e->callback_secret);
+
     free(e->plugin_path);
     free(e->orgs_dir);
     free(e->log_level);

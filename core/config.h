@@ -16,7 +16,10 @@ struct td_engine_config {
     char *dir;  /* its folder: relative paths are resolved against it */
     char *db_dsn;
     long db_pool;
-    char *http_listen; /* host:port */
+    char *http_listen;     /* host:port */
+    char *public_url;      /* how providers and customers reach us, or NULL */
+    char *callback_secret; /* signs callback paths and unsubscribe links, or NULL */
+
     long http_max_body;
     long http_timeout_s;
     long http_threads;

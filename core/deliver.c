@@ -4,7 +4,10 @@
 #include "buf.h"
 #include "engine.h"
 #include "log.h"
+#include "address.h"
 #include "metrics.h"
+#include "sign.h"
+
 #include "store.h"
 #include "render.h"
 #include "render_context.h"
@@ -34,7 +37,9 @@ struct prepared {
     json_t *rendered;
     char *reason;
     char *provider_id;
-    char **wa_params; /* rendered WhatsApp placeholders */
+    char *unsubscribe_url; /* e-mail: the signed one-click link, or NULL */
+    bool window_open;      /* whatsapp: inside the customer's 24-hour window */
+    char **wa_params;      /* rendered WhatsApp placeholders */
     size_t wa_count;
     bool ready; /* to be handed to the channel plugin */
     bool done;  /* outcome decided */
@@ -158,6 +163,24 @@ static json_t *rendered_record(const struct prepared *p)
     return r;
 }
 
+/* The one-click unsubscribe link for an e-mail address of org, or NULL when
+ * the engine has no public URL or callback secret. Caller frees. */
+static char *unsubscribe_url(struct td_engine *engine, const char *org, const char *address)
+{
+    const struct td_engine_config *cfg = &engine->conf->engine;
+    if (!cfg->public_url || !cfg->callback_secret)
+        return NULL;
+    char payload[300], token[600];
+    snprintf(payload, sizeof(payload), "u1\n%s\nemail\n%s", org, address);
+    if (td_sign_token(cfg->callback_secret, payload, token, sizeof(token)) < 0)
+        return NULL;
+    struct td_buf b = {0};
+    size_t n = strlen(cfg->public_url);
+    td_buf_printf(&b, "%.*s/v1/unsubscribe/%s",
+                  (int)(n && cfg->public_url[n - 1] == '/' ? n - 1 : n), cfg->public_url, token);
+    return td_buf_take(&b);
+}
+
 /* Decides what can be decided before the plugin is called, and renders. */
 static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
                     struct td_outcome *o, int64_t now)
@@ -215,16 +238,27 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
         give_up(o, p, "skipped", why);
         return;
     }
-    if (m->suppressed) {
-        snprintf(why, sizeof(why), "the customer's %s is suppressed for %s", field, m->channel);
-        give_up(o, p, "skipped", why);
+    /* the address, canonical: e-mail lower-cased, phone numbers in E.164 */
+    char address[160];
+    if (strcmp(field, "email") == 0) {
+        if (!td_email_plausible(json_string_value(addr))) {
+            give_up(o, p, "failed", "customer.email: not a valid e-mail address");
+            return;
+        }
+        td_email_canonical(json_string_value(addr), address, sizeof(address));
+    } else if (td_phone_normalize(json_string_value(addr), org->country, address, sizeof(address)) <
+               0) {
+        give_up(o, p, "failed",
+                "customer.phone: not a phone number (use +49... or a national 0...)");
         return;
     }
     if (!m->template_body) {
         set_outcome(o, p, "failed", "template '%s' does not exist", m->template_key);
         return;
     }
-    p->recipient = strdup(json_string_value(addr));
+    p->recipient = strdup(address);
+    if (strcmp(m->channel, "email") == 0)
+        p->unsubscribe_url = unsubscribe_url(engine, m->org_id, address);
     json_t *locale = json_object_get(customer, "locale");
     struct td_render_input in = {
         .booking = m->booking,
@@ -266,6 +300,8 @@ static void fill_message(struct td_message *msg, const struct prepared *p)
     msg->booking_id = m->booking_id;
     msg->sequence_key = m->sequence_key;
     msg->step_id = m->step_id;
+    msg->unsubscribe_url = p->unsubscribe_url;
+    msg->wa_window_open = p->window_open;
     json_t *wa = json_object_get(m->template_body, "whatsapp");
     msg->wa_template = json_string_value(json_object_get(wa, "name"));
     msg->wa_language = json_string_value(json_object_get(wa, "language"));
@@ -397,6 +433,64 @@ static void deliver_channel(struct td_engine *engine, PGconn *conn, struct prepa
     free(index);
 }
 
+/* One query for the whole batch: which recipients are suppressed on their
+ * channel (skipped, the fallback takes over) and which WhatsApp numbers are
+ * inside their 24-hour window. */
+static void deliver_address_facts(PGconn *conn, struct prepared *prep, struct td_outcome *outcomes,
+                                  size_t count, struct td_deliver_stats *stats)
+{
+    json_t *triples = json_array();
+    size_t *index = calloc(count ? count : 1, sizeof(*index));
+    size_t n = 0;
+    for (size_t i = 0; triples && index && i < count; i++) {
+        if (!prep[i].ready || prep[i].done)
+            continue;
+        json_array_append_new(triples, json_pack("[s, s, s]", prep[i].row->org_id,
+                                                 prep[i].row->channel, prep[i].recipient));
+        index[n++] = i;
+    }
+    char *text = n ? json_dumps(triples, JSON_COMPACT) : NULL;
+    json_t *facts = NULL;
+    char err[512];
+    if (text && td_store_address_facts(conn, text, &facts, err, sizeof(err)) < 0) {
+        /* never send without knowing the address is not suppressed: try again soon */
+        td_log(TD_LOG_ERROR, NULL, "dispatch", "suppressions not checked: %s", err);
+        for (size_t j = 0; j < n; j++) {
+            struct prepared *p = &prep[index[j]];
+            p->ready = false;
+            set_outcome(&outcomes[index[j]], p, "scheduled", "suppressions could not be checked");
+            outcomes[index[j]].retry_at_ms = now_ms() + DELIVER_LOOKUP_RETRY_MS;
+            outcomes[index[j]].attempt_delta = -1;
+            stats->released++;
+        }
+    }
+
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(facts, "window"), k, v)
+    {
+        size_t i = (size_t)json_integer_value(v);
+        if (i < n)
+            prep[index[i]].window_open = true;
+    }
+    json_array_foreach(json_object_get(facts, "suppressed"), k, v)
+    {
+        size_t i = (size_t)json_integer_value(v);
+        if (i >= n)
+            continue;
+        struct prepared *p = &prep[index[i]];
+        char why[160];
+        snprintf(why, sizeof(why), "the customer's address is suppressed for %s", p->row->channel);
+        p->ready = false;
+        give_up(&outcomes[index[i]], p, "skipped", why);
+        stats->skipped++;
+    }
+    json_decref(facts);
+    free(text);
+    free(index);
+    json_decref(triples);
+}
+
 int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *items, size_t count,
                      struct td_outcome *outcomes, void **owned, const atomic_bool *stopping,
                      struct td_deliver_stats *stats)
@@ -424,6 +518,7 @@ int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *
                 stats->failed++;
         }
     }
+    deliver_address_facts(conn, prep, outcomes, count, stats);
     for (size_t i = 0; i < count; i++) {
         if (prep[i].ready && !prep[i].done)
             deliver_channel(engine, conn, prep, outcomes, count, prep[i].channel, stopping, stats);
@@ -444,6 +539,7 @@ void td_deliver_free(void *owned, size_t count)
         free(prep[i].html);
         free(prep[i].reason);
         free(prep[i].provider_id);
+        free(prep[i].unsubscribe_url);
         for (size_t k = 0; k < prep[i].wa_count && prep[i].wa_params; k++)
             free(prep[i].wa_params[k]);
         free(prep[i].wa_params);

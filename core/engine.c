@@ -8,6 +8,8 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "store.h"
+#include "unsubscribe.h"
+
 #include "sequence_cache.h"
 
 #include <errno.h>
@@ -212,6 +214,7 @@ int td_engine_run(struct td_conf *conf)
     }
     td_http_route_add(e.http, "GET", "/healthz", engine_healthz, &e, &e);
     td_http_route_add(e.http, "GET", "/metrics", engine_metrics, &e, &e);
+    td_unsubscribe_routes(&e);
     char err[256];
     if (td_http_server_start(e.http, err, sizeof(err)) < 0) {
         fprintf(stderr, "tidings: %s\n", err);

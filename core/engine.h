@@ -35,9 +35,11 @@ struct td_instance {
     struct td_bucket *account; /* the shared [account.x] rate, or NULL */
     pthread_mutex_t slots_lock;
     pthread_cond_t slots_free;
-    int inflight;          /* provider requests now, at most policy.concurrency */
-    atomic_bool suspended; /* credentials refused: claim nothing for it */
-    char fingerprint[20];  /* of plugin + settings: a change resumes it */
+    int inflight;            /* provider requests now, at most policy.concurrency */
+    atomic_bool suspended;   /* credentials refused: claim nothing for it */
+    char fingerprint[20];    /* of plugin + settings: a change resumes it */
+    char callback_path[200]; /* "/v1/callbacks/<org>/<name>/<token>", or "" */
+    char callback_url[700];  /* public_url + callback_path, or "" */
 };
 
 struct td_engine {

@@ -5,9 +5,12 @@
 #include "http_client.h"
 #include "intake.h"
 #include "log.h"
+#include "report.h"
+#include "sign.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdbool.h>
 #include <time.h>
@@ -41,7 +44,8 @@ static int host_http_route(const struct td_host *host, const char *method, const
 {
     struct td_instance *in = host_instance(host);
     if (!in->engine->http)
-        return -ENOTSUP;
+        return 0; /* a check without a server (tidings check --connections): nothing to serve */
+
     int rc = td_http_route_add(in->engine->http, method, path, handler, ctx, in);
     if (rc == 0)
         td_log(TD_LOG_DEBUG, host->org_id, host->instance_name, "route %s %s", method, path);
@@ -80,6 +84,33 @@ static int host_http_request_many(const struct td_host *host, const struct td_ht
     return rc;
 }
 
+static int host_report(const struct td_host *host, const struct td_report *report)
+{
+    return td_report_apply(host_instance(host), report);
+}
+
+/* A channel's callback route: its path carries a token only the engine's
+ * callback_secret can make, so nobody can guess another organization's. */
+static void host_callback(struct td_instance *in)
+{
+    const struct td_engine_config *cfg = &in->engine->conf->engine;
+    in->callback_path[0] = in->callback_url[0] = '\0';
+    if (in->cfg->kind != TD_PLUGIN_CHANNEL || !cfg->callback_secret)
+        return;
+    char message[200], token[40];
+    snprintf(message, sizeof(message), "callback/%s/%s", in->org->id, in->cfg->name);
+    if (td_sign_hex(cfg->callback_secret, message, 32, token, sizeof(token)) < 0)
+        return;
+    snprintf(in->callback_path, sizeof(in->callback_path), "/v1/callbacks/%s/%s/%s", in->org->id,
+             in->cfg->name, token);
+    if (cfg->public_url) {
+        size_t n = strlen(cfg->public_url);
+        snprintf(in->callback_url, sizeof(in->callback_url), "%.*s%s",
+                 (int)(n && cfg->public_url[n - 1] == '/' ? n - 1 : n), cfg->public_url,
+                 in->callback_path);
+    }
+}
+
 void td_host_init(struct td_host *host, struct td_instance *instance)
 {
     memset(host, 0, sizeof(*host));
@@ -99,6 +130,10 @@ void td_host_init(struct td_host *host, struct td_instance *instance)
     host->http_reply_release = td_http_reply_release;
     host->result_from_http = td_result_from_http;
     host->http_request_many = host_http_request_many;
+    host_callback(instance);
+    host->callback_path = instance->callback_path[0] ? instance->callback_path : NULL;
+    host->callback_url = instance->callback_url[0] ? instance->callback_url : NULL;
+    host->report = host_report;
 
     host->engine_private = instance;
 }

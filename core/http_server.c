@@ -171,8 +171,12 @@ static struct route *route_acquire(struct td_http_server *s, const char *method,
     *path_known = false;
     for (size_t i = 0; i < s->route_count; i++) {
         struct route *r = s->routes[i];
-        if (r->removed || strcmp(r->path, path) != 0)
+        size_t len = strlen(r->path);
+        bool prefix = len && r->path[len - 1] == '*';
+        if (r->removed || (prefix ? strncmp(r->path, path, len - 1) != 0 || !path[len - 1]
+                                  : strcmp(r->path, path) != 0))
             continue;
+
         *path_known = true;
         if (strcmp(r->method, method) == 0) {
             r->inflight++;

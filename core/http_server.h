@@ -39,7 +39,9 @@ void td_http_server_stop(struct td_http_server *srv);
 void td_http_server_destroy(struct td_http_server *srv);
 
 /* Registers handler for method + path, owned by owner (any pointer that
- * identifies the registrant). Returns 0, or -EEXIST when the pair is taken. */
+ * identifies the registrant). A path ending in '*' matches every longer path
+ * starting with the rest. Returns 0, or -EEXIST when the pair is taken. */
+
 int td_http_route_add(struct td_http_server *srv, const char *method, const char *path,
                       td_http_handler handler, void *ctx, const void *owner);
 /* Removes every route of owner, waiting until none of its handlers runs. */

@@ -13,12 +13,16 @@ static const char usage[] =
     "commands:\n"
     "  run                    run the engine (HTTP triggers, dispatcher) until SIGTERM\n"
     "  migrate                create or upgrade the database schema\n"
-    "  check                  validate tidings.ini, every conf.d/<org>.ini and the plugins\n"
+    "  check [--connections]  validate tidings.ini, every conf.d/<org>.ini and the plugins;\n"
+    "                         --connections also asks each provider if its key works\n"
+
     "  sequences import|export|validate\n"
     "                         move sequences and templates between files and the database\n"
     "  messages list|retry|cancel\n"
     "                         see the queue; retry or cancel messages (recorded: who, why)\n"
     "  channels list|resume   see connections and suspended channels; resume one\n"
+    "  suppressions list|add|remove\n"
+    "                         addresses that get nothing more on a channel\n"
 
     "\n"
     "options:\n"
@@ -78,6 +82,8 @@ int main(int argc, char **argv)
         return td_cli_messages(config, cargc, cargv);
     if (strcmp(cmd, "channels") == 0)
         return td_cli_channels(config, cargc, cargv);
+    if (strcmp(cmd, "suppressions") == 0)
+        return td_cli_suppressions(config, cargc, cargv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return TD_EXIT_OK;

@@ -37,6 +37,9 @@ static const struct family families[] = {
     {"tidings_channel_suspended", KIND_GAUGE,
      "1 while a channel's credentials are refused and its messages wait."},
     {"tidings_events_total", KIND_COUNTER, "Booking events by organization and outcome."},
+    {"tidings_reports_total", KIND_COUNTER,
+     "Provider callbacks by organization, channel, kind and what they did."},
+
     {"tidings_intake_seconds", KIND_HISTOGRAM,
      "Time to commit an event and its message rows, per event."},
 };

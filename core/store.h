@@ -123,7 +123,6 @@ struct td_claimed {
     json_t *conditions;    /* re-checked now; NULL: none */
     json_t *fallback;      /* the rest of the chain; NULL: none */
     bool requires_consent;
-    bool suppressed;    /* the recipient is on the suppression list */
     char *customer_key; /* NULL when unknown */
     int64_t start_ms;
     int64_t end_ms; /* -1: none */
@@ -172,6 +171,48 @@ int td_store_next_due(PGconn *c, const char *quotas, int64_t *ms, char *err, siz
 /* The channels of org that have scheduled messages (a JSON array of names),
  * read by skipping through the index: cheap however many rows wait. */
 int td_store_scheduled_channels(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
+
+/* ---- provider reports (store_reports.c) ---- */
+
+/* What a delivery report does to its message. */
+struct td_report_change {
+    const char *kind;      /* delivered, delayed, bounced, complained, failed, seen */
+    const char *status;    /* the provider's status name, or NULL */
+    const char *detail;    /* or NULL */
+    const char *event_key; /* dedupes replays */
+    int64_t at_ms;         /* 0: unknown */
+    bool suppress;         /* suppress the recipient on this channel */
+    bool take_fallback;    /* failed: schedule the fallback chain's next send */
+};
+
+/* Applies a report to message id (or, with id < 0, the message the provider
+ * knows as provider_id) of org in one transaction. *outcome: "applied",
+ * "replay", "unknown" (no such message), "later" (still being sent: retry). */
+int td_store_report_apply(PGconn *c, const char *org, int64_t id, const char *provider_id,
+                          const struct td_report_change *change, const char **outcome, char *err,
+                          size_t errcap);
+
+/* Records an inbound message (the WhatsApp window) and, with stop, suppresses
+ * the sender on that channel. */
+int td_store_inbound(PGconn *c, const char *org, const char *channel, const char *address,
+                     const char *text, int64_t at_ms, bool stop, char *err, size_t errcap);
+
+/* Adds (or keeps) a suppression. *added tells whether it is new. */
+int td_store_suppress(PGconn *c, const char *org, const char *channel, const char *address,
+                      const char *reason, const char *by, bool *added, char *err, size_t errcap);
+
+/* Removes a suppression; *removed tells whether there was one. */
+int td_store_unsuppress(PGconn *c, const char *org, const char *channel, const char *address,
+                        bool *removed, char *err, size_t errcap);
+
+/* Lists suppressions (org may be NULL) as a JSON array. */
+int td_store_suppressions(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
+
+/* For a batch: which (org, channel, address) triples, given as a JSON array
+ * of [org, channel, address], are suppressed, and which WhatsApp numbers are
+ * inside their 24-hour window. *out: {"suppressed": [i...], "window": [i...]}
+ * with indexes into the input. */
+int td_store_address_facts(PGconn *c, const char *triples, json_t **out, char *err, size_t errcap);
 
 /* ---- channels and operators (store_admin.c) ---- */
 

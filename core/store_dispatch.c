@@ -96,10 +96,7 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "         - (now() AT TIME ZONE b.timezone)::date,"
         "       c.conditions, c.fallback, c.requires_consent, b.customer_key,"
         "       (extract(epoch FROM b.starts_at) * 1000)::bigint,"
-        "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"
-        "       EXISTS (SELECT 1 FROM tidings.suppressions s WHERE s.org_id = c.org_id"
-        "               AND s.channel = c.channel AND s.address = lower(trim(b.doc->'customer'"
-        "               ->>(CASE WHEN c.channel = 'email' THEN 'email' ELSE 'phone' END))))"
+        "       (extract(epoch FROM b.ends_at) * 1000)::bigint"
         "  FROM claimed c"
         "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
         "  LEFT JOIN LATERAL (SELECT o.body FROM tidings.objects o WHERE o.org_id = c.org_id"
@@ -143,7 +140,6 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         m->customer_key = PQgetisnull(r, i, 19) ? NULL : column_dup(r, i, 19);
         m->start_ms = store_int64(r, i, 20, 0);
         m->end_ms = store_int64(r, i, 21, -1);
-        m->suppressed = strcmp(PQgetvalue(r, i, 22), "t") == 0;
     }
     PQclear(r);
     *out = items;

@@ -219,6 +219,43 @@ struct td_message {
     const char *step_id;
     int64_t scheduled_for_ms; /* unix ms */
     int64_t deadline_ms;      /* unix ms; deliver() must have returned by then */
+    /* ABI 1.1 */
+    bool wa_window_open; /* whatsapp: the customer wrote within the last 24 hours, so free
+                            text may be sent; otherwise only an approved template */
+};
+
+/* ---- Reports, from provider callbacks (ABI 1.1) ---- */
+
+enum td_report_kind {
+    TD_REPORT_DELIVERED = 1,  /* reached the recipient */
+    TD_REPORT_DELAYED = 2,    /* not yet; the provider keeps trying */
+    TD_REPORT_BOUNCED = 3,    /* e-mail refused by the recipient's server */
+    TD_REPORT_COMPLAINED = 4, /* marked as spam */
+    TD_REPORT_FAILED = 5,     /* undeliverable, expired or rejected after acceptance */
+    TD_REPORT_SEEN = 6,       /* read by the recipient (WhatsApp) */
+    TD_REPORT_INBOUND = 7,    /* a message from the customer (STOP, the 24-hour window) */
+};
+
+/* One thing a provider told us, parsed by the channel plugin and applied by
+ * the engine (message state, suppressions, the WhatsApp window). Strings are
+ * borrowed for the call; any may be NULL. */
+struct td_report {
+    enum td_report_kind kind;
+    const char *message_ref; /* what we gave the provider: the idempotency key or message id */
+    const char *provider_id; /* the provider's own message id */
+    const char *address;     /* the customer's address (inbound: the sender) */
+    const char *text;        /* inbound: what the customer wrote */
+    const char *status;      /* the provider's status name ("DELIVERED_TO_HANDSET") */
+    const char *detail;      /* why, for failures ("EC_NO_SESSION (7010)") */
+    bool permanent;          /* a failure that will not change (a hard bounce, 7010, ...) */
+    bool take_fallback;      /* FAILED: the step's fallback chain should take over */
+    const char *event_id;    /* the provider's id of this report, to ignore replays */
+    int64_t at_ms;           /* when it happened, 0: now */
+};
+
+enum td_report_verdict {
+    TD_REPORT_APPLIED = 0, /* done (or a replay, or an unknown message: logged) */
+    TD_REPORT_LATER = 1,   /* cannot be applied yet: answer 503 so the provider retries */
 };
 
 struct td_result {
@@ -285,6 +322,18 @@ struct td_host {
      * be released. Returns 0. Thread-safe. */
     int (*http_request_many)(const struct td_host *host, const struct td_http_call *calls,
                              struct td_http_reply *replies, size_t n);
+
+    /* ABI 1.1. Channels: the path of this instance's callback route (the
+     * plugin registers it with http_route), "/v1/callbacks/<org>/<name>/<token>"
+     * with an unguessable token, or NULL when [http] callback_secret is not
+     * configured; and the full URL providers reach it at, or NULL without
+     * [http] public_url. */
+    const char *callback_path;
+    const char *callback_url;
+    /* Applies one report (thread-safe). Returns TD_REPORT_APPLIED or
+     * TD_REPORT_LATER; a negative value when the database cannot take it now
+     * (answer 5xx so the provider retries). */
+    int (*report)(const struct td_host *host, const struct td_report *report);
 };
 
 /* True when the host offers the field (a newer engine may offer more). */

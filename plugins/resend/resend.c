@@ -11,8 +11,15 @@
  * Verdicts: 200 is OK with Resend's id; 429, 5xx, 409 concurrent requests and
  * transport errors RETRY (honouring Retry-After); 401 and 403 SUSPEND the
  * connection; validation errors FAIL with Resend's message.
+ *
+ * With `webhook_secret` set, Resend's webhooks (Svix-signed) arrive at the
+ * engine's callback route for this connection: delivered, bounced (a permanent
+ * bounce suppresses the address), complained (suppresses it), delivery delayed
+ * and failed are reported to the engine. Every e-mail carries our message id
+ * as the tag tidings_message, which the webhooks echo back.
  */
 #include "tidings/plugin.h"
+#include "webhook_signature.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -25,6 +32,7 @@
 
 struct resend {
     const struct td_host *host;
+    struct webhook_key webhook_key; /* Svix signing key; len 0: no webhooks */
     char *api_key;
     char *authorization; /* "Bearer <key>" */
     char *from;
@@ -57,7 +65,14 @@ static const struct td_config_key resend_keys[] = {
      .type = TD_KEY_INT,
      .default_value = "10000",
      .help = "milliseconds a request may take"},
+    {.name = "webhook_secret",
+     .type = TD_KEY_STRING,
+     .secret = true,
+     .help = "the signing secret (whsec_...) of the Resend webhook pointing at this connection"},
 };
+
+/* Svix: a timestamp more than this far from now is refused. */
+#define RESEND_WEBHOOK_TOLERANCE_S 300
 
 static bool has_line_break(const char *s)
 {
@@ -113,9 +128,10 @@ static json_t *resend_email(const struct resend *rs, const struct td_message *m)
                             json_pack("{s:s, s:s}", "List-Unsubscribe", value,
                                       "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
     }
-    json_object_set_new(
-        email, "tags",
-        json_pack("[o, o]", tag("sequence", m->sequence_key), tag("step", m->step_id)));
+    json_object_set_new(email, "tags",
+                        json_pack("[o, o, o]", tag("sequence", m->sequence_key),
+                                  tag("step", m->step_id), tag("tidings_message", m->id)));
+
     return email;
 }
 
@@ -332,6 +348,94 @@ static int resend_check(void *instance, struct td_error *err)
     return rc;
 }
 
+static void respond_text(const struct resend *rs, struct td_http_response *resp, int status,
+                         const char *body)
+{
+    rs->host->respond(resp, status, "application/json", body, strlen(body));
+}
+
+/* One Resend event (its "type" and "data") as a report; false when it is an
+ * event the engine does not act on (sent, opened, clicked, ...). */
+static bool resend_event_report(json_t *event, struct td_report *r, char *detail, size_t cap)
+{
+    const char *type = json_string_value(json_object_get(event, "type"));
+    json_t *data = json_object_get(event, "data");
+    memset(r, 0, sizeof(*r));
+    detail[0] = '\0';
+    if (!type || !json_is_object(data))
+        return false;
+    if (strcmp(type, "email.delivered") == 0) {
+        r->kind = TD_REPORT_DELIVERED;
+    } else if (strcmp(type, "email.delivery_delayed") == 0) {
+        r->kind = TD_REPORT_DELAYED;
+    } else if (strcmp(type, "email.complained") == 0) {
+        r->kind = TD_REPORT_COMPLAINED;
+    } else if (strcmp(type, "email.bounced") == 0) {
+        json_t *bounce = json_object_get(data, "bounce");
+        const char *btype = json_string_value(json_object_get(bounce, "type"));
+        r->kind = TD_REPORT_BOUNCED;
+        r->permanent = btype && strcmp(btype, "Permanent") == 0;
+        snprintf(detail, cap, "%s bounce: %.200s", btype ? btype : "unknown",
+                 json_string_value(json_object_get(bounce, "message"))
+                     ? json_string_value(json_object_get(bounce, "message"))
+                     : "");
+    } else if (strcmp(type, "email.failed") == 0) {
+        r->kind = TD_REPORT_FAILED;
+        snprintf(detail, cap, "%.200s",
+                 json_string_value(json_object_get(json_object_get(data, "failed"), "reason"))
+                     ? json_string_value(json_object_get(json_object_get(data, "failed"), "reason"))
+                     : "failed");
+    } else {
+        return false;
+    }
+    r->provider_id = json_string_value(json_object_get(data, "email_id"));
+    r->message_ref =
+        json_string_value(json_object_get(json_object_get(data, "tags"), "tidings_message"));
+    r->address = json_string_value(json_array_get(json_object_get(data, "to"), 0));
+    r->status = type;
+    r->detail = detail[0] ? detail : NULL;
+    return true;
+}
+
+/* POST callback_path: a Resend webhook, verified the Svix way. */
+static void resend_webhook(void *ctx, const struct td_http_request *req,
+                           struct td_http_response *resp)
+{
+    struct resend *rs = ctx;
+    const char *id = req->header(req, "svix-id");
+    const char *ts = req->header(req, "svix-timestamp");
+    const char *sig = req->header(req, "svix-signature");
+    int64_t when = 0;
+    int64_t now = rs->host->now_ms(rs->host) / 1000;
+    if (!id || !ts || !sig || webhook_timestamp_parse(ts, &when) < 0 ||
+        when < now - RESEND_WEBHOOK_TOLERANCE_S || when > now + RESEND_WEBHOOK_TOLERANCE_S ||
+        !webhook_signature_valid(&rs->webhook_key, id, ts, req->body, req->body_len, sig)) {
+        respond_text(rs, resp, 401, "{\"error\":\"bad or missing svix signature\"}");
+        return;
+    }
+    json_error_t jerr;
+    json_t *event = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!event) {
+        respond_text(rs, resp, 400, "{\"error\":\"malformed JSON\"}");
+        return;
+    }
+    struct td_report r;
+    char detail[256];
+    int verdict = TD_REPORT_APPLIED;
+    if (resend_event_report(event, &r, detail, sizeof(detail))) {
+        r.event_id = id; /* the same on Resend's retries: a replay changes nothing */
+        r.at_ms = when * 1000;
+        verdict = rs->host->report(rs->host, &r);
+    }
+    json_decref(event);
+    if (verdict == TD_REPORT_APPLIED) {
+        respond_text(rs, resp, 200, "{\"ok\":true}");
+    } else {
+        rs->host->respond_header(resp, "Retry-After", "30");
+        respond_text(rs, resp, 503, "{\"error\":\"not yet; retry\"}");
+    }
+}
+
 static void resend_destroy(void *instance)
 {
     struct resend *rs = instance;
@@ -346,6 +450,7 @@ static void resend_destroy(void *instance)
     free(rs->from);
     free(rs->reply_to);
     free(rs->base_url);
+    memset(&rs->webhook_key, 0, sizeof(rs->webhook_key));
     free(rs);
 }
 
@@ -387,6 +492,26 @@ static int resend_create(const struct td_host *host, const struct td_config *cfg
         rs->base_url[--blen] = '\0';
     if (rs->timeout_ms < 100)
         rs->timeout_ms = 100;
+    const char *webhook_secret = td_config_get(cfg, "webhook_secret");
+    if (webhook_secret) {
+        if (webhook_key_parse(webhook_secret, &rs->webhook_key) < 0) {
+            snprintf(err->message, sizeof(err->message),
+                     "webhook_secret: must be Resend's signing secret, whsec_<base64>");
+            resend_destroy(rs);
+            return -EINVAL;
+        }
+        if (!TD_HOST_HAS(host, callback_path)) {
+            host->log(host, TD_LOG_WARN,
+                      "webhook_secret is set, but the engine has no [http] callback_secret: "
+                      "delivery reports cannot be received");
+        } else if (host->http_route(host, "POST", host->callback_path, resend_webhook, rs) < 0) {
+            snprintf(err->message, sizeof(err->message), "cannot register the webhook route");
+            resend_destroy(rs);
+            return -EEXIST;
+        } else if (host->callback_url) {
+            host->log(host, TD_LOG_INFO, "point Resend's webhook at %s", host->callback_url);
+        }
+    }
     *instance = rs;
     return 0;
 out_nomem:

@@ -3,7 +3,12 @@
  *   GET  /_control/faults    the queued faults
  *   POST /_control/reset     forget records, counters, faults, idempotency keys
  *   GET  /_control/stats     counters
- *   GET  /_control/messages  records, ?since=K&limit=N
+ *   GET  /_control/messages  records, ?since=K&limit=N; each has "endpoint", "key", the
+ *                            fields tests use most, "request" (the parsed body it came from:
+ *                            a Resend e-mail object, with "request_batch": true for a batch
+ *                            item; Infobip: the whole body) and "headers" (Authorization
+ *                            masked, Content-Type, User-Agent, Idempotency-Key,
+ *                            x-batch-validation, when sent)
  *   POST /_control/send      make the fake POST something (a webhook) to a URL
  * Errors are {"error":"..."} with 400, 404 or 405. */
 #include "fake_control.h"

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#define AUTH_SHOWN 6 /* characters of the Authorization header a record keeps */
+
 static bool has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -29,6 +31,47 @@ enum fake_family fake_family_of(const char *path)
 const char *fake_req_header(const struct fake_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Adds a header's value under its name when the request has it (and it is valid UTF-8). */
+static void add_header(json_t *out, const struct fake_request *req, const char *name)
+{
+    const char *value = fake_req_header(req, name);
+    if (value)
+        json_object_set_new(out, name, json_string(value));
+}
+
+/* The request's members every record made from it gets: {"headers":{...}} (Authorization
+ * masked to its first 6 characters + "...", Content-Type, User-Agent, Idempotency-Key,
+ * x-batch-validation, each when present) and, with whole_body, "request": the parsed body.
+ * NULL when out of memory. */
+json_t *fake_req_record_members(const struct fake_request *req, bool whole_body)
+{
+    json_t *headers = json_object();
+    json_t *members = json_object();
+    if (!headers || !members) {
+        json_decref(headers);
+        json_decref(members);
+        return NULL;
+    }
+    const char *auth = fake_req_header(req, "Authorization");
+    if (auth) {
+        /* Six bytes, or fewer so as not to cut a UTF-8 sequence. */
+        size_t n = strlen(auth) < AUTH_SHOWN ? strlen(auth) : AUTH_SHOWN;
+        while (n > 0 && ((unsigned char)auth[n] & 0xC0) == 0x80)
+            n--;
+        char masked[AUTH_SHOWN + 4];
+        snprintf(masked, sizeof(masked), "%.*s...", (int)n, auth);
+        json_object_set_new(headers, "Authorization", json_string(masked));
+    }
+    static const char *const names[] = {"Content-Type", "User-Agent", "Idempotency-Key",
+                                        "x-batch-validation"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        add_header(headers, req, names[i]);
+    json_object_set_new(members, "headers", headers);
+    if (whole_body && req->json)
+        json_object_set(members, "request", req->json);
+    return members;
 }
 
 /* A query parameter's value, or NULL. */

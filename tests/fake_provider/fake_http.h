@@ -48,6 +48,11 @@ struct fake_reply {
 enum fake_family fake_family_of(const char *path);
 /* A request header's value (case-insensitive name), or NULL. */
 const char *fake_req_header(const struct fake_request *req, const char *name);
+/* The request's members every record made from it gets: {"headers":{...}} (Authorization
+ * masked to its first 6 characters + "...", Content-Type, User-Agent, Idempotency-Key,
+ * x-batch-validation, each when present) and, with whole_body, "request": the parsed body.
+ * NULL when out of memory. */
+json_t *fake_req_record_members(const struct fake_request *req, bool whole_body);
 /* A query parameter's value, or NULL. */
 const char *fake_req_query(const struct fake_request *req, const char *name);
 /* Sets a JSON reply; takes over body (which may be NULL after a failed json_pack: 500). */

@@ -3,7 +3,8 @@
  * POST /whatsapp/1/message/template, POST /whatsapp/1/message/text (legacy
  * error format) and GET /account/1/balance; "App" key auth, validation with
  * violations / validationErrors, PENDING statuses, SMS segment counts and the
- * REJECTED answer of a "reject" fault. */
+ * REJECTED answer of a "reject" fault. Every record of a send also gets the
+ * whole request body as "request" and its "headers", kept once per request. */
 #include "fake_infobip.h"
 
 #include "fake_faults.h"
@@ -387,6 +388,7 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
     }
     if (!problems_ok(&p, rep))
         return;
+    struct fake_shared *shared = fake_shared_new(fake_req_record_members(req, true));
     char bulk_buf[FAKE_NUMERIC_SIZE];
     json_t *schedule = json_object_get(json_object_get(req->json, "options"), "schedule");
     const char *bulk_id = bulk_id_of(json_object_get(schedule, "bulkId"), bulk_buf);
@@ -423,10 +425,11 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
                     json_object_get(json_object_get(webhooks, "delivery"), "url"));
             set_opt(rec, "callbackData", json_object_get(webhooks, "callbackData"));
             json_object_set_new(rec, "messageCount", json_integer(count));
-            fake_store_add_record(ctx->store, rec);
+            fake_store_add_record_with(ctx->store, rec, shared);
             tally_message(ctx, &t, given, rejected);
         }
     }
+    fake_shared_release(shared);
     fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
     fake_reply_json(rep, 200, json_pack("{s:s,s:o}", "bulkId", bulk_id, "messages", out));
 }
@@ -454,6 +457,7 @@ static void send_sms2(struct fake_ctx *ctx, const struct fake_request *req, stru
     }
     if (!problems_ok(&p, rep))
         return;
+    struct fake_shared *shared = fake_shared_new(fake_req_record_members(req, true));
     char bulk_buf[FAKE_NUMERIC_SIZE];
     const char *bulk_id = bulk_id_of(json_object_get(req->json, "bulkId"), bulk_buf);
     bool with_count = json_is_true(json_object_get(req->json, "includeSmsCountInResponse"));
@@ -488,10 +492,11 @@ static void send_sms2(struct fake_ctx *ctx, const struct fake_request *req, stru
             set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
             set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
             json_object_set_new(rec, "smsCount", json_integer(count));
-            fake_store_add_record(ctx->store, rec);
+            fake_store_add_record_with(ctx->store, rec, shared);
             tally_message(ctx, &t, given, rejected);
         }
     }
+    fake_shared_release(shared);
     fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
     fake_reply_json(rep, 200, json_pack("{s:s,s:o}", "bulkId", bulk_id, "messages", out));
 }
@@ -557,6 +562,7 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
     }
     if (!problems_ok(&p, rep))
         return;
+    struct fake_shared *shared = fake_shared_new(fake_req_record_members(req, true));
     char bulk_buf[FAKE_NUMERIC_SIZE];
     const char *bulk_id = bulk_id_of(json_object_get(req->json, "bulkId"), bulk_buf);
     json_t *out = json_array();
@@ -585,9 +591,10 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
                                 "placeholders"));
         set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
         set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
-        fake_store_add_record(ctx->store, rec);
+        fake_store_add_record_with(ctx->store, rec, shared);
         tally_message(ctx, &t, given, rejected);
     }
+    fake_shared_release(shared);
     fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
     fake_reply_json(rep, 200, json_pack("{s:o,s:s}", "messages", out, "bulkId", bulk_id));
 }
@@ -602,6 +609,7 @@ static void send_whatsapp_text(struct fake_ctx *ctx, const struct fake_request *
     check_string(&p, "content.text", text, 1, MAX_WA_TEXT, false);
     if (!problems_ok(&p, rep))
         return;
+    struct fake_shared *shared = fake_shared_new(fake_req_record_members(req, true));
     const char *to = json_string_value(json_object_get(m, "to"));
     const char *given = json_string_value(json_object_get(m, "messageId"));
     char generated[FAKE_UUID_SIZE];
@@ -614,9 +622,10 @@ static void send_whatsapp_text(struct fake_ctx *ctx, const struct fake_request *
     set_opt(rec, "text", text);
     set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
     set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
-    fake_store_add_record(ctx->store, rec);
+    fake_store_add_record_with(ctx->store, rec, shared);
     struct tally t = {0};
     tally_message(ctx, &t, given, rejected);
+    fake_shared_release(shared);
     fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
     json_t *item = json_pack("{s:s,s:i,s:s}", "to", to, "messageCount", 1, "messageId", id);
     add_status(item, rejected, true);

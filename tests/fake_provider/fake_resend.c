@@ -1,7 +1,8 @@
 /* fake_resend: the Resend API as providers.md section 1 describes it —
  * POST /emails, POST /emails/batch (strict or permissive), GET /api-keys; the
  * User-Agent and Bearer checks, field validation, Idempotency-Key replay and
- * conflicts, and the ratelimit-* headers on every answer. */
+ * conflicts, and the ratelimit-* headers on every answer. Each accepted e-mail
+ * is recorded with its own object as "request" and the request's "headers". */
 #include "fake_resend.h"
 
 #include "fake_ids.h"
@@ -260,13 +261,14 @@ static const char *check_email(const json_t *e, bool batch, char *msg, size_t ca
     return NULL;
 }
 
-/* Records one accepted email. */
+/* Records one accepted email: the fields tests look at most, "request" (the email object as
+ * sent; "request_batch": true for an item of a batch) and the request's shared members. */
 static void record_email(struct fake_ctx *ctx, const struct fake_request *req, json_t *email,
-                         const char *id, const char *key, long index)
+                         const char *id, const char *key, long index, struct fake_shared *shared)
 {
-    static const char *const copied[] = {
-        "from", "subject", "text",        "html",         "headers",  "tags",    "reply_to",
-        "cc",   "bcc",     "attachments", "scheduled_at", "topic_id", "template"};
+    static const char *const copied[] = {"from",        "subject",      "text",     "html",
+                                         "tags",        "reply_to",     "cc",       "bcc",
+                                         "attachments", "scheduled_at", "topic_id", "template"};
     json_t *rec = json_object();
     if (!rec)
         return;
@@ -289,7 +291,10 @@ static void record_email(struct fake_ctx *ctx, const struct fake_request *req, j
     if (ua)
         json_object_set_new(rec, "user_agent", json_string(ua));
     json_object_set_new(rec, "received_at", json_integer(fake_now_ms()));
-    fake_store_add_record(ctx->store, rec);
+    json_object_set(rec, "request", email);
+    if (index >= 0)
+        json_object_set_new(rec, "request_batch", json_true());
+    fake_store_add_record_with(ctx->store, rec, shared);
 }
 
 static void send_one(struct fake_ctx *ctx, const struct fake_request *req, const char *key,
@@ -303,7 +308,9 @@ static void send_one(struct fake_ctx *ctx, const struct fake_request *req, const
     }
     char id[FAKE_UUID_SIZE];
     fake_uuid(id);
-    record_email(ctx, req, req->json, id, key, -1);
+    struct fake_shared *shared = fake_shared_new(fake_req_record_members(req, false));
+    record_email(ctx, req, req->json, id, key, -1, shared);
+    fake_shared_release(shared);
     fake_store_count_messages(ctx->store, 1, 0, 0);
     fake_reply_json(rep, 200, json_pack("{s:s}", "id", id));
 }
@@ -341,6 +348,7 @@ static void send_batch(struct fake_ctx *ctx, const struct fake_request *req, con
         }
     }
     json_t *data = json_array(), *errors = json_array();
+    struct fake_shared *shared = fake_shared_new(fake_req_record_members(req, false));
     long accepted = 0;
     for (size_t i = 0; i < n; i++) {
         json_t *email = json_array_get(req->json, i);
@@ -352,10 +360,11 @@ static void send_batch(struct fake_ctx *ctx, const struct fake_request *req, con
         }
         char id[FAKE_UUID_SIZE];
         fake_uuid(id);
-        record_email(ctx, req, email, id, key, (long)i);
+        record_email(ctx, req, email, id, key, (long)i, shared);
         json_array_append_new(data, json_pack("{s:s}", "id", id));
         accepted++;
     }
+    fake_shared_release(shared);
     fake_store_count_messages(ctx->store, accepted, 0, 0);
     if (permissive) {
         fake_reply_json(rep, 200, json_pack("{s:o,s:o}", "data", data, "errors", errors));

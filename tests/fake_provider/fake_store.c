@@ -1,7 +1,10 @@
 /* fake_store: what the fake received (records, kept as compact JSON text), the
  * idempotency memory, the Infobip messageId memory and the counters. One mutex
  * guards it all and is held only for short, allocation-light steps; the
- * in-flight gauge is atomic. */
+ * in-flight gauge is atomic. A record may also point at members shared with the
+ * other records of its request (reference-counted compact JSON text, spliced in
+ * when the records are listed), so a bulk request's body is kept once, not once
+ * per recipient. */
 #include "fake_store.h"
 
 #include "fake_buf.h"
@@ -36,9 +39,17 @@ struct key_entry {
     size_t response_len;
 };
 
+/* Members without the braces of their object: "a":1,"b":{...}. */
+struct fake_shared {
+    atomic_long refs;
+    size_t len;
+    char text[];
+};
+
 struct record {
     char *text;
     size_t len;
+    struct fake_shared *shared; /* NULL: none */
 };
 
 struct path_count {
@@ -156,8 +167,10 @@ static struct key_entry *insert_key(struct fake_store *s, char *k, size_t len, u
 /* Frees all records and keys and zeroes the counters. Lock held. */
 static void clear_locked(struct fake_store *s)
 {
-    for (size_t i = 0; i < s->record_count; i++)
+    for (size_t i = 0; i < s->record_count; i++) {
         free(s->records[i].text);
+        fake_shared_release(s->records[i].shared);
+    }
     s->record_count = 0;
     for (size_t i = 0; i < s->bucket_count; i++) {
         struct key_entry *e = s->buckets[i];
@@ -378,14 +391,52 @@ void fake_store_idem_finish(struct fake_store *s, const char *scope, const char 
     free(k);
 }
 
+/* Shared members from a JSON object (taken over); NULL when it is NULL, empty or out of memory.
+ * The caller holds one reference. */
+struct fake_shared *fake_shared_new(json_t *members)
+{
+    char *text = json_is_object(members) && json_object_size(members) > 0
+                     ? json_dumps(members, JSON_COMPACT)
+                     : NULL;
+    json_decref(members);
+    if (!text)
+        return NULL;
+    size_t len = strlen(text);
+    struct fake_shared *sh = len > 2 ? malloc(sizeof(*sh) + len - 1) : NULL;
+    if (sh) {
+        atomic_init(&sh->refs, 1);
+        sh->len = len - 2;
+        memcpy(sh->text, text + 1, len - 2);
+        sh->text[len - 2] = '\0';
+    }
+    free(text);
+    return sh;
+}
+
+/* Drops one reference (NULL is ignored). */
+void fake_shared_release(struct fake_shared *sh)
+{
+    if (sh && atomic_fetch_sub(&sh->refs, 1) == 1)
+        free(sh);
+}
+
 /* Appends a record (takes over the JSON object). */
 void fake_store_add_record(struct fake_store *s, json_t *record)
 {
-    char *text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+    fake_store_add_record_with(s, record, NULL);
+}
+
+/* Appends a record (takes over the JSON object) that also has the members of shared (may be
+ * NULL; the store takes its own reference). The record must not have those members itself. */
+void fake_store_add_record_with(struct fake_store *s, json_t *record, struct fake_shared *shared)
+{
+    char *text = json_is_object(record) ? json_dumps(record, JSON_COMPACT) : NULL;
     json_decref(record);
     if (!text)
         return;
-    struct record r = {.text = text, .len = strlen(text)};
+    if (shared)
+        atomic_fetch_add(&shared->refs, 1);
+    struct record r = {.text = text, .len = strlen(text), .shared = shared};
     pthread_mutex_lock(&s->lock);
     if (s->record_count == s->record_cap) {
         size_t cap = s->record_cap ? s->record_cap * 2 : 1024;
@@ -398,9 +449,11 @@ void fake_store_add_record(struct fake_store *s, json_t *record)
     if (s->record_count < s->record_cap) {
         s->records[s->record_count++] = r;
         r.text = NULL;
+        r.shared = NULL;
     }
     pthread_mutex_unlock(&s->lock);
     free(r.text);
+    fake_shared_release(r.shared);
 }
 
 /* The counters as the JSON object GET /_control/stats answers. */
@@ -440,9 +493,19 @@ char *fake_store_messages(struct fake_store *s, size_t since, size_t limit, size
     size_t from = since < total ? since : total;
     size_t to = total - from > limit ? from + limit : total;
     for (size_t i = from; i < to; i++) {
+        const struct record *r = &s->records[i];
         if (i > from)
             fake_buf_add(&b, ",", 1);
-        fake_buf_add(&b, s->records[i].text, s->records[i].len);
+        if (!r->shared) {
+            fake_buf_add(&b, r->text, r->len);
+            continue;
+        }
+        /* "{...}" without its closing brace, then the shared members. */
+        fake_buf_add(&b, r->text, r->len - 1);
+        if (r->len > 2)
+            fake_buf_add(&b, ",", 1);
+        fake_buf_add(&b, r->shared->text, r->shared->len);
+        fake_buf_add(&b, "}", 1);
     }
     pthread_mutex_unlock(&s->lock);
     fake_buf_printf(&b, "],\"next\":%zu,\"total\":%zu}", to, total);

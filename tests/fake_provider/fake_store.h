@@ -1,5 +1,7 @@
 /* fake_store: what the fake received (records), the idempotency memory, the
- * Infobip messageId memory and the counters behind GET /_control/stats. */
+ * Infobip messageId memory and the counters behind GET /_control/stats. Members
+ * that all records of one request have in common ("headers", and for Infobip
+ * the whole "request" body) are kept once per request (struct fake_shared). */
 #ifndef FAKE_STORE_H
 #define FAKE_STORE_H
 
@@ -8,6 +10,8 @@
 #include <stddef.h>
 
 struct fake_store;
+/* Members of a JSON object kept once and written into every record that refers to it. */
+struct fake_shared;
 
 /* The outcome of looking up an Idempotency-Key. */
 enum fake_idem {
@@ -44,8 +48,16 @@ enum fake_idem fake_store_idem_begin(struct fake_store *s, const char *scope, co
 /* Completes a FAKE_IDEM_NEW key: a 200 is remembered, anything else forgotten. */
 void fake_store_idem_finish(struct fake_store *s, const char *scope, const char *key,
                             unsigned status, const char *response, size_t response_len);
+/* Shared members from a JSON object (taken over); NULL when it is NULL, empty or out of memory.
+ * The caller holds one reference. */
+struct fake_shared *fake_shared_new(json_t *members);
+/* Drops one reference (NULL is ignored). */
+void fake_shared_release(struct fake_shared *sh);
 /* Appends a record (takes over the JSON object). */
 void fake_store_add_record(struct fake_store *s, json_t *record);
+/* Appends a record (takes over the JSON object) that also has the members of shared (may be
+ * NULL; the store takes its own reference). The record must not have those members itself. */
+void fake_store_add_record_with(struct fake_store *s, json_t *record, struct fake_shared *shared);
 /* The counters as the JSON object GET /_control/stats answers. */
 json_t *fake_store_stats(struct fake_store *s);
 /* {"messages":[records since..since+limit],"next":K,"total":N} as malloc'ed JSON text. */

@@ -229,7 +229,7 @@ def resend_org(setup, org, fake, policy="", extra=""):
 
 
 def seed_messages(dsn, org, n, due="now()", channel="email", template="t_email", prefix="M",
-                  deadline="NULL", email="'u' || g || '@example.org'"):
+                  deadline="NULL", email="'u' || g || '@example.org'", phone="'+491711234567'"):
     """Writes n bookings with one due message each, straight into the tables (for the
     dispatcher's tests: how rows got there is not what they test)."""
     psql(dsn, f"""
@@ -238,7 +238,8 @@ def seed_messages(dsn, org, n, due="now()", channel="email", template="t_email",
         SELECT '{org}', '{prefix}' || g, 'confirmed', now() + interval '10 days', 'Europe/Berlin',
                jsonb_build_object('id', '{prefix}' || g, 'status', 'confirmed', 'name', 'Kurs',
                                   'customer', jsonb_build_object('first_name', 'Anna',
-                                  'email', {email}, 'phone', '+491711234567',
+                                  'email', {email}, 'phone', {phone},
+
 
                                   'consent', jsonb_build_object('sms', true))),
                0, 'u' || g || '@example.org'
@@ -265,3 +266,18 @@ def import_templates(setup, org):
 def counts_by_status(dsn, org=None):
     where = f"WHERE org_id = '{org}'" if org else ""
     return {r[0]: int(r[1]) for r in psql(dsn, f"SELECT status, count(*) FROM tidings.messages {where} GROUP BY 1")}
+
+
+def callback_path(secret, org, channel):
+    """The engine's callback path for a channel (HMAC of the callback secret)."""
+    import hashlib
+    import hmac as _hmac
+    token = _hmac.new(secret.encode(), f"callback/{org}/{channel}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"/v1/callbacks/{org}/{channel}/{token}"
+
+
+def svix_headers(secret, body, msg_id=None, timestamp=None):
+    """Headers Resend (Svix) signs a webhook with."""
+    h = webhook_client.headers_for(secret, body, webhook_id=msg_id, timestamp=timestamp)
+    return {"svix-id": h["webhook-id"], "svix-timestamp": h["webhook-timestamp"],
+            "svix-signature": h["webhook-signature"], "content-type": "application/json"}

@@ -130,7 +130,7 @@ class Verdicts(unittest.TestCase):
     def test_invalid_address_fails_before_any_request(self):
         seed_messages(self.dsn, "acme", 1, prefix="IA", email="'not-an-address'")
         status, _, reason, _ = self.wait_terminal("IA1")
-        self.assertEqual((status, reason), ("failed", "to: not a valid e-mail address"))
+        self.assertEqual((status, reason), ("failed", "customer.email: not a valid e-mail address"))
         self.assertEqual(self.fake.stats()["requests"].get("/emails", 0), 0)
 
     def test_past_deadline_expires_instead_of_sending_late(self):

@@ -59,11 +59,11 @@ class FakeProviderTest(unittest.TestCase):
 
 class ResendTest(FakeProviderTest):
     def test_send_email_records_it(self):
-        r = self.fake.resend("/emails", email(
+        body = email(
             to="patient@example.org", reply_to="info@example.de",
             headers={"List-Unsubscribe": "<mailto:stop@example.de>", "X-Entity-Ref-ID": "a-1"},
-            tags=[{"name": "category", "value": "appointment_reminder"}]),
-            idempotency_key="notify/1")
+            tags=[{"name": "category", "value": "appointment_reminder"}])
+        r = self.fake.resend("/emails", body, idempotency_key="notify/1")
         self.assertEqual(r.status, 200, r)
         self.assertRegex(r.json()["id"], UUID)
         for h in ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"):
@@ -78,9 +78,16 @@ class ResendTest(FakeProviderTest):
         self.assertEqual(m["text"], "Hallo")
         self.assertEqual(m["html"], "<p>Hallo</p>")
         self.assertEqual(m["reply_to"], "info@example.de")
-        self.assertEqual(m["headers"]["List-Unsubscribe"], "<mailto:stop@example.de>")
         self.assertEqual(m["tags"], [{"name": "category", "value": "appointment_reminder"}])
         self.assertEqual(m["user_agent"], "tidings-tests/1.0")
+        # the body as sent ("to" stays a string there), and the HTTP headers, key masked
+        self.assertEqual(m["request"], body)
+        self.assertEqual(m["request"]["headers"]["List-Unsubscribe"], "<mailto:stop@example.de>")
+        self.assertNotIn("request_batch", m)
+        self.assertEqual(m["headers"], {"Authorization": "Bearer...",
+                                        "Content-Type": "application/json",
+                                        "User-Agent": "tidings-tests/1.0",
+                                        "Idempotency-Key": "notify/1"})
         s = self.fake.stats()
         self.assertEqual((s["accepted"], s["unique_keys"], s["duplicates"]), (1, 1, 0))
         self.assertEqual(s["requests"]["/emails"], 1)
@@ -203,6 +210,15 @@ class ResendTest(FakeProviderTest):
         self.assertEqual(r.status, 422)
         recs = self.fake.messages(endpoint="/emails/batch")
         self.assertEqual([m["batch_index"] for m in recs], [0, 1, 0, 2])
+        # each record keeps its own item of the array, and the request's headers
+        self.assertEqual([m["request"]["to"] for m in recs],
+                         [["patient@example.org"], "b@example.org", ["patient@example.org"],
+                          ["patient@example.org"]])
+        self.assertTrue(all(m["request_batch"] is True for m in recs))
+        self.assertNotIn("x-batch-validation", recs[0]["headers"])
+        self.assertEqual(recs[2]["headers"]["x-batch-validation"], "permissive")
+        self.assertEqual(recs[3]["headers"], recs[2]["headers"])
+        self.assertNotIn("Idempotency-Key", recs[0]["headers"])
         self.assertEqual(self.fake.stats()["accepted"], 4)
 
     def test_batch_idempotency(self):
@@ -249,9 +265,10 @@ class ResendTest(FakeProviderTest):
 
 class InfobipTest(FakeProviderTest):
     def test_sms3(self):
-        r = self.fake.infobip("/sms/3/messages", sms3(
-            {"to": "491701234567", "messageId": "n-1"}, {"to": "491709999999"},
-            webhooks={"delivery": {"url": "http://127.0.0.1:9/dlr"}, "callbackData": "n=1"}))
+        body = sms3({"to": "491701234567", "messageId": "n-1"}, {"to": "491709999999"},
+                    webhooks={"delivery": {"url": "http://127.0.0.1:9/dlr"},
+                              "callbackData": "n=1"})
+        r = self.fake.infobip("/sms/3/messages", body)
         self.assertEqual(r.status, 200, r)
         j = r.json()
         self.assertTrue(j["bulkId"])
@@ -270,6 +287,12 @@ class InfobipTest(FakeProviderTest):
         self.assertEqual(recs[0]["notifyUrl"], "http://127.0.0.1:9/dlr")
         self.assertEqual(recs[0]["callbackData"], "n=1")
         self.assertEqual(recs[0]["text"], "Erinnerung: Termin morgen 10:00.")
+        # both records carry the whole request body (kept once by the fake) and its headers
+        for rec in recs:
+            self.assertEqual(rec["request"], body)
+            self.assertEqual(rec["headers"], {"Authorization": "App ib...",
+                                              "Content-Type": "application/json"})
+            self.assertNotIn("request_batch", rec)
 
     def test_sms3_segments(self):
         cases = [("a" * 160, 1), ("a" * 161, 2), ("a" * 306, 2), ("a" * 307, 3),
@@ -312,6 +335,10 @@ class InfobipTest(FakeProviderTest):
         self.assertEqual(r.json()["messages"][0]["smsCount"], 1)
         rec = self.fake.messages()[0]
         self.assertEqual((rec["from"], rec["notifyUrl"]), ("PraxisMust", "http://127.0.0.1:9/dlr"))
+        self.assertEqual(rec["request"], body)
+        self.assertEqual(self.fake.messages()[1]["request"],
+                         dict(body, includeSmsCountInResponse=True))
+        self.assertEqual(rec["headers"]["Authorization"], "App ib...")
         r = self.fake.request("POST", "/sms/2/text/advanced", body)
         self.assertEqual(r.status, 401)
         self.assertEqual(r.json(), {"requestError": {"serviceException": {
@@ -326,7 +353,8 @@ class InfobipTest(FakeProviderTest):
         self.assertEqual((s["accepted"], s["unique_keys"], s["duplicates"]), (2, 1, 1))
 
     def test_whatsapp_template(self):
-        r = self.fake.infobip("/whatsapp/1/message/template", wa_template())
+        r = self.fake.infobip("/whatsapp/1/message/template", wa_template(),
+                              headers={"User-Agent": "tidings/0.1"})
         self.assertEqual(r.status, 200, r)
         j = r.json()
         self.assertTrue(j["bulkId"])
@@ -338,6 +366,10 @@ class InfobipTest(FakeProviderTest):
         self.assertEqual(rec["placeholders"], ["Frau Müller", "12.05.2026 10:00"])
         self.assertEqual(rec["language"], "de")
         self.assertEqual(rec["notifyUrl"], "http://127.0.0.1:9/wa")
+        self.assertEqual(rec["request"], wa_template())
+        self.assertEqual(rec["headers"], {"Authorization": "App ib...",
+                                          "Content-Type": "application/json",
+                                          "User-Agent": "tidings/0.1"})
         r = self.fake.infobip("/whatsapp/1/message/template", wa_template(templateName=""))
         self.assertEqual(r.status, 400)
         errors = r.json()["requestError"]["serviceException"]["validationErrors"]
@@ -364,6 +396,7 @@ class InfobipTest(FakeProviderTest):
                          ("491701234567", "wt-1", "PENDING_ENROUTE"))
         self.assertNotIn("messages", j)
         self.assertEqual(self.fake.messages()[0]["text"], "Hallo")
+        self.assertEqual(self.fake.messages()[0]["request"], body)
         body["content"]["text"] = "x" * 4097
         r = self.fake.infobip("/whatsapp/1/message/text", body)
         self.assertEqual(r.status, 400)
@@ -465,8 +498,10 @@ class FaultTest(FakeProviderTest):
         self.assertNotIn("error", ok)
         s = self.fake.stats()
         self.assertEqual((s["accepted"], s["rejected"]), (1, 1))
-        self.assertEqual([m["status"] for m in self.fake.messages()],
-                         ["PENDING_ACCEPTED", "REJECTED_DESTINATION"])
+        recs = self.fake.messages()
+        self.assertEqual([m["status"] for m in recs], ["PENDING_ACCEPTED", "REJECTED_DESTINATION"])
+        self.assertEqual(recs[1]["request"]["messages"][0]["destinations"][1]["to"],
+                         "491700000002")
 
     def test_reject_whatsapp_and_resend(self):
         self.fake.fault("/whatsapp/1/message/text", "reject")
@@ -532,6 +567,26 @@ class ControlTest(FakeProviderTest):
         self.fake.reset()
         s = self.fake.stats()
         self.assertEqual((s["accepted"], s["requests"], s["by_status"]), (0, {}, {}))
+        self.assertEqual(self.fake.messages(), [])
+
+    def test_bulk_request_members_are_shared_and_paged(self):
+        # one /sms/3 request for 300 recipients: 300 records, each with the whole body (kept
+        # once by the fake, written into every record); pages cut anywhere keep them whole
+        body = sms3(*({"to": f"4917{i:08d}", "messageId": f"bulk-{i}"} for i in range(300)))
+        self.assertEqual(self.fake.infobip("/sms/3/messages", body).status, 200)
+        self.fake.resend("/emails", email(), headers={"Authorization": "Bearer x"})  # 401
+        # http.client sends "ü" as Latin-1: a header that is not UTF-8 is left out
+        self.fake.resend("/emails", email(), headers={"User-Agent": "ü-agent"})
+        page = self.fake._control("GET", "messages?since=299&limit=2")
+        self.assertEqual([m["key"] for m in page["messages"][:1]], ["bulk-299"])
+        self.assertEqual(page["messages"][0]["request"], body)
+        recs = self.fake.messages()
+        self.assertEqual(len(recs), 301)
+        self.assertTrue(all(m["request"] == body for m in recs[:300]))
+        self.assertEqual(recs[300]["headers"]["Authorization"], "Bearer...")
+        self.assertNotIn("User-Agent", recs[300]["headers"])
+        self.assertNotIn("user_agent", recs[300])
+        self.fake.reset()
         self.assertEqual(self.fake.messages(), [])
 
     def test_control_requests_are_not_counted(self):

@@ -388,7 +388,7 @@ class TimingAndChannels(unittest.TestCase):
         wait_until(lambda: psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'S1' "
                                           "AND channel = 'email'") == [["skipped"]], what="the suppressed e-mail")
         self.assertEqual(scalar(self.dsn, "SELECT reason FROM tidings.messages WHERE booking_id = 'S1' AND channel = 'email'"),
-                         "the customer's email is suppressed for email")
+                         "the customer's address is suppressed for email")
 
     def test_condition_rechecked_at_send_time(self):
         b = self.booking("P-1", stamp(at(local_day(10), 10)), "unpaid", data={"paid": False})

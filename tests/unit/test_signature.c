@@ -1,7 +1,7 @@
 /* Unit tests of the booking webhook's Standard Webhooks signatures, with the
  * standard's own published example. */
 #include "check.h"
-#include "signature.h"
+#include "webhook_signature.h"
 
 #include <string.h>
 

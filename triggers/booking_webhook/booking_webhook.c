@@ -14,7 +14,7 @@
  * of the first delivery. Bad bookings get 400 with what is wrong; a database
  * that cannot take the event gets 503 with Retry-After.
  */
-#include "signature.h"
+#include "webhook_signature.h"
 #include "tidings/plugin.h"
 
 #include <errno.h>

@@ -1,4 +1,5 @@
-/* signature: Standard Webhooks signatures (HMAC-SHA256 over
+/* webhook_signature: Standard Webhooks signatures, which Svix (Resend's webhooks) uses too
+ * (HMAC-SHA256 over
  * "{webhook-id}.{webhook-timestamp}.{body}", base64, "v1,<sig>"). */
 #ifndef TD_WEBHOOK_SIGNATURE_H
 #define TD_WEBHOOK_SIGNATURE_H

@@ -1,5 +1,5 @@
-/* signature: Standard Webhooks signatures. */
-#include "signature.h"
+/* webhook_signature: Standard Webhooks signatures, which Svix (Resend's webhooks) uses too. */
+#include "webhook_signature.h"
 
 #include <ctype.h>
 #include <errno.h>

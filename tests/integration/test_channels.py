@@ -55,7 +55,11 @@ class Resend(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        from spec_check import validate_recorded
+        problems = validate_recorded(cls.fake.messages())
+        assert problems == [], "requests Resend would refuse:\n" + "\n".join(problems)
         code = cls.engine.stop()
+
         log = cls.engine.log_text()
         cls.fake.stop()
         cls.setup.remove()

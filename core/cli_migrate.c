@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "db.h"
 #include "migrate.h"
+#include "store.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,8 +36,18 @@ int td_cli_migrate(const char *config_path, int argc, char **argv)
         return TD_EXIT_FAILURE;
     }
     rc = td_migrate(c, stdout, err, sizeof(err));
-    if (rc < 0)
+    if (rc < 0) {
         fprintf(stderr, "tidings migrate: %s\n", err);
+    } else {
+        /* apps may submit bookings for the configured organizations from now on */
+        json_t *orgs = json_array();
+        for (size_t i = 0; i < conf->org_count; i++)
+            json_array_append_new(orgs, json_pack("[s, s]", conf->orgs[i].id, conf->orgs[i].name));
+        rc = td_store_organizations(c, orgs, err, sizeof(err));
+        json_decref(orgs);
+        if (rc < 0)
+            fprintf(stderr, "tidings migrate: cannot register the organizations: %s\n", err);
+    }
     PQfinish(c);
     td_conf_destroy(conf);
     return rc < 0 ? TD_EXIT_FAILURE : TD_EXIT_OK;

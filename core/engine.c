@@ -112,7 +112,24 @@ static void engine_metrics(void *ctx, const struct td_http_request *req,
     td_buf_reset(&out);
 }
 
+int td_engine_register_orgs(struct td_engine *e)
+{
+    json_t *orgs = json_array();
+    for (size_t i = 0; i < e->conf->org_count; i++)
+        json_array_append_new(orgs,
+                              json_pack("[s, s]", e->conf->orgs[i].id, e->conf->orgs[i].name));
+    char err[512];
+    PGconn *c = td_db_acquire(e->pool, 5000, err, sizeof(err));
+    int rc = c ? td_store_organizations(c, orgs, err, sizeof(err)) : -EIO;
+    td_db_release(e->pool, c, c && td_db_connection_lost(c));
+    json_decref(orgs);
+    if (rc < 0)
+        fprintf(stderr, "tidings: cannot register the organizations: %s\n", err);
+    return rc;
+}
+
 /* Refuses to run against a schema that is not the one compiled in. */
+
 static int engine_check_schema(struct td_engine *e)
 {
     char err[512];
@@ -206,7 +223,7 @@ int td_engine_run(struct td_conf *conf)
                 diag.count == 1 ? "" : "s");
         goto out_cleanup;
     }
-    if (engine_check_schema(&e) < 0)
+    if (engine_check_schema(&e) < 0 || td_engine_register_orgs(&e) < 0)
         goto out_cleanup;
     if (td_instances_create(&e, &diag) < 0) {
         td_diag_print(&diag, stderr, "tidings: ");

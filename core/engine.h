@@ -87,8 +87,13 @@ void td_instance_slots_release(struct td_instance *in, size_t n);
 struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,
                                       const char *channel);
 
+/* Records the configured organizations in the database (the SQL way in
+ * refuses others). Returns 0 or -EIO (printed). */
+int td_engine_register_orgs(struct td_engine *engine);
+
 /* Runs the engine with conf until SIGTERM or SIGINT: migrations must be
  * applied. Returns a process exit code. */
+
 int td_engine_run(struct td_conf *conf);
 
 #endif

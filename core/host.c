@@ -84,6 +84,11 @@ static int host_http_request_many(const struct td_host *host, const struct td_ht
     return rc;
 }
 
+static int host_process_pending(const struct td_host *host, size_t *processed)
+{
+    return td_intake_process_pending(host_instance(host), processed);
+}
+
 static int host_report(const struct td_host *host, const struct td_report *report)
 {
     return td_report_apply(host_instance(host), report);
@@ -134,6 +139,8 @@ void td_host_init(struct td_host *host, struct td_instance *instance)
     host->callback_path = instance->callback_path[0] ? instance->callback_path : NULL;
     host->callback_url = instance->callback_url[0] ? instance->callback_url : NULL;
     host->report = host_report;
+    host->process_pending = host_process_pending;
+    host->database_dsn = instance->engine->conf->engine.db_dsn;
 
     host->engine_private = instance;
 }

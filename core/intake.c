@@ -206,3 +206,63 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
     intake_count(source, out->status);
     return 0;
 }
+
+/* Claims the oldest unprocessed event of org and expands it, in one
+ * transaction. Returns 1 when one was processed, 0 when none was waiting,
+ * -EIO on a database error. */
+static int intake_one_pending(struct td_instance *source, PGconn *c, char *err, size_t errcap)
+{
+    const char *org = source->org->id;
+    if (td_store_begin(c, err, errcap) < 0)
+        return -EIO;
+    struct td_event_row row;
+    json_t *payload = NULL;
+    int rc = td_store_event_pending(c, org, &row, &payload, err, errcap);
+    if (rc <= 0) {
+        td_store_rollback(c);
+        return rc;
+    }
+    char why[256];
+    struct td_booking b;
+    int scheduled = 0;
+    if (td_booking_from_json(payload, &b, why, sizeof(why)) < 0) {
+        /* the SQL function checks, but a trigger's column map may build anything */
+        char outcome[300];
+        snprintf(outcome, sizeof(outcome), "invalid: %s", why);
+        rc = td_store_event_done(c, org, row.id, outcome, 0, err, errcap);
+        td_log(TD_LOG_WARN, org, source->cfg->name, "event %lld refused: %s", (long long)row.id,
+               why);
+    } else {
+        rc = intake_expand(source->engine, c, source->org, &b, &row, &scheduled, err, errcap);
+        td_booking_clear(&b);
+    }
+    json_decref(payload);
+    if (rc == 0)
+        rc = td_store_commit(c, err, errcap);
+    if (rc < 0) {
+        td_store_rollback(c);
+        return -EIO;
+    }
+    td_log(TD_LOG_INFO, org, source->cfg->name, "event %lld expanded: %d message%s scheduled",
+           (long long)row.id, scheduled, scheduled == 1 ? "" : "s");
+    return 1;
+}
+
+int td_intake_process_pending(struct td_instance *source, size_t *processed)
+{
+    *processed = 0;
+    char err[512] = "";
+    PGconn *c = td_db_acquire(source->engine->pool, INTAKE_DB_WAIT_MS, err, sizeof(err));
+    if (!c) {
+        td_log(TD_LOG_ERROR, source->org->id, source->cfg->name, "cannot read waiting events: %s",
+               err);
+        return -EIO;
+    }
+    int rc;
+    while ((rc = intake_one_pending(source, c, err, sizeof(err))) == 1)
+        (*processed)++;
+    if (rc < 0)
+        td_log(TD_LOG_ERROR, source->org->id, source->cfg->name, "waiting events: %s", err);
+    td_db_release(source->engine->pool, c, td_db_connection_lost(c));
+    return rc < 0 ? rc : 0;
+}

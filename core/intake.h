@@ -15,4 +15,10 @@ struct td_instance;
 int td_intake_submit(struct td_instance *source, const struct td_event *ev,
                      struct td_submit_result *out);
 
+/* Expands every event of source's organization that was committed but not yet
+ * expanded (written by an app's SQL call, or while no engine ran), oldest
+ * first, each in its own transaction; engines share the work (SKIP LOCKED).
+ * *processed counts them. Returns 0 or -EIO. */
+int td_intake_process_pending(struct td_instance *source, size_t *processed);
+
 #endif

@@ -18,7 +18,9 @@ static const char usage[] =
 
     "  sequences import|export|validate\n"
     "                         move sequences and templates between files and the database\n"
+    "  bookings import FILE   import existing bookings (JSON lines or CSV), idempotently\n"
     "  messages list|retry|cancel\n"
+
     "                         see the queue; retry or cancel messages (recorded: who, why)\n"
     "  channels list|resume   see connections and suspended channels; resume one\n"
     "  suppressions list|add|remove\n"
@@ -84,6 +86,8 @@ int main(int argc, char **argv)
         return td_cli_channels(config, cargc, cargv);
     if (strcmp(cmd, "suppressions") == 0)
         return td_cli_suppressions(config, cargc, cargv);
+    if (strcmp(cmd, "bookings") == 0)
+        return td_cli_bookings(config, cargc, cargv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return TD_EXIT_OK;

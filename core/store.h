@@ -34,7 +34,18 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
                           const char *kind, const char *payload, size_t payload_len,
                           struct td_event_row *out, char *err, size_t errcap);
 
+/* Locks the oldest unprocessed event of org (SKIP LOCKED) inside the open
+ * transaction. Returns 1 with *row and *payload (caller decrefs), 0 when none
+ * waits, -EIO. */
+int td_store_event_pending(PGconn *c, const char *org, struct td_event_row *row, json_t **payload,
+                           char *err, size_t errcap);
+
+/* Registers the organizations this engine serves (ids and names), so that the
+ * SQL way in refuses unknown ones. */
+int td_store_organizations(PGconn *c, json_t *orgs, char *err, size_t errcap);
+
 /* Records what expansion made of an event. */
+
 int td_store_event_done(PGconn *c, const char *org, int64_t event_id, const char *outcome,
                         int messages_scheduled, char *err, size_t errcap);
 

@@ -328,3 +328,53 @@ int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key
     PQclear(r);
     return 0;
 }
+
+int td_store_event_pending(PGconn *c, const char *org, struct td_event_row *row, json_t **payload,
+                           char *err, size_t errcap)
+{
+    memset(row, 0, sizeof(*row));
+    *payload = NULL;
+    const char *params[] = {org};
+    PGresult *r = store_exec(c,
+                             "SELECT id, (extract(epoch FROM received_at) * 1000)::bigint,"
+                             " (SELECT objects_version FROM tidings.org_state WHERE org_id = $1),"
+                             " payload FROM tidings.events WHERE org_id = $1 AND processed_at IS"
+                             " NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                             1, params, err, errcap);
+    if (!r)
+        return -EIO;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    row->id = store_int64(r, 0, 0, 0);
+    row->received_ms = store_int64(r, 0, 1, 0);
+    row->objects_version = store_int64(r, 0, 2, 0);
+    json_error_t jerr;
+    *payload = json_loads(PQgetvalue(r, 0, 3), 0, &jerr);
+    PQclear(r);
+    if (!*payload) {
+        snprintf(err, errcap, "event %lld: unreadable payload", (long long)row->id);
+        return -EIO;
+    }
+    return 1;
+}
+
+int td_store_organizations(PGconn *c, json_t *orgs, char *err, size_t errcap)
+{
+    char *text = json_dumps(orgs, JSON_COMPACT);
+    if (!text)
+        return -ENOMEM;
+    const char *params[] = {text};
+    PGresult *r = store_exec(c,
+                             "INSERT INTO tidings.organizations (org_id, name)"
+                             " SELECT o->>0, o->>1 FROM jsonb_array_elements($1::jsonb) o"
+                             " ON CONFLICT (org_id) DO UPDATE SET name = EXCLUDED.name,"
+                             " seen_at = now()",
+                             1, params, err, errcap);
+    free(text);
+    if (!r)
+        return -EIO;
+    PQclear(r);
+    return 0;
+}

@@ -334,7 +334,16 @@ struct td_host {
      * TD_REPORT_LATER; a negative value when the database cannot take it now
      * (answer 5xx so the provider retries). */
     int (*report)(const struct td_host *host, const struct td_report *report);
+
+    /* ABI 1.1. Triggers whose events are already in the database (written by
+     * an app's SQL call): expands every waiting event of this organization,
+     * oldest first; *processed counts them. Returns 0, or -EIO when the
+     * database cannot be reached (call again later). Thread-safe. */
+    int (*process_pending)(const struct td_host *host, size_t *processed);
+    /* The engine's database connection string, for a trigger that LISTENs. */
+    const char *database_dsn;
 };
+
 
 /* True when the host offers the field (a newer engine may offer more). */
 #define TD_HOST_HAS(host, field)                                                                   \

@@ -344,7 +344,6 @@ struct td_host {
     const char *database_dsn;
 };
 
-
 /* True when the host offers the field (a newer engine may offer more). */
 #define TD_HOST_HAS(host, field)                                                                   \
     ((host)->struct_size >= offsetof(struct td_host, field) + sizeof((host)->field) &&             \

@@ -18,7 +18,8 @@ int td_buf_append(struct td_buf *b, const char *s, size_t len);
 int td_buf_puts(struct td_buf *b, const char *s);
 /* Appends formatted text. Returns 0 or -ENOMEM. */
 int td_buf_printf(struct td_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int td_buf_vprintf(struct td_buf *b, const char *fmt, va_list ap);
+int td_buf_vprintf(struct td_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Returns the text ("" when empty); borrowed from b. */
 const char *td_buf_str(const struct td_buf *b);
 /* Hands the heap string to the caller (who frees it) and empties b. Returns

@@ -24,7 +24,11 @@ static struct td_instance *host_instance(const struct td_host *host)
 }
 
 static void host_log(const struct td_host *host, enum td_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void host_log(const struct td_host *host, enum td_log_level level, const char *fmt, ...)
 {
+
     va_list ap;
     va_start(ap, fmt);
     td_vlog(level, host->org_id, host->instance_name, fmt, ap);

@@ -285,7 +285,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+
     (void)cls;
     struct td_buf b = {0};
     td_buf_vprintf(&b, fmt, ap);

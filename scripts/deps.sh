@@ -10,7 +10,8 @@ build=(build-essential cmake pkg-config libpq-dev libcurl4-openssl-dev libjansso
 run=(postgresql-15 postgresql-client-15 python3 tzdata ca-certificates curl)
 tools=()
 if [ "$what" = test ]; then
-  tools=(clang-format python3-jsonschema)
+  tools=(clang-format python3-jsonschema clang libclang-rt-14-dev)
+
 
 fi
 

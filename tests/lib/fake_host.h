@@ -24,6 +24,9 @@
 static char fake_host_last_log[512];
 
 static void fake_host_log(const struct td_host *host, enum td_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fake_host_log(const struct td_host *host, enum td_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

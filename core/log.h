@@ -17,8 +17,7 @@ int td_log_level_parse(const char *s, enum td_log_level *out);
 void td_log(enum td_log_level level, const char *org, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void td_vlog(enum td_log_level level, const char *org, const char *component, const char *fmt,
-             va_list ap)
-    __attribute__((format(printf, 4, 0)));
+             va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* Writes a log-safe form of an e-mail address or phone number into out:
  * "j***@e***.org" or "+49171*****67". NULL or "" gives "-". */

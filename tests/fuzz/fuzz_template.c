@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[200], *out = NULL;
     if (td_render(text, ctx, true, &out, err, sizeof(err)) == 0)
         free(out);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "key", "t", "channel", "email", "subject",
-                            "s", "text", text);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "key", "t", "channel", "email", "subject", "s",
+                            "text", text);
     struct td_template *t = NULL;
     if (doc && td_template_parse(doc, &t, err, sizeof(err)) == 0)
         td_template_destroy(t);

@@ -66,22 +66,45 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits up to timeout_ms for a NOTIFY or a stop request. */
+/* True when a tidings_due payload (the epoch ms of the earliest message the
+ * notifying transaction scheduled; empty: now) is due before wall time
+ * until_ms, when this worker would look anyway. */
+static bool worker_due_before(const char *payload, int64_t until_ms)
+{
+    char *end = NULL;
+    long long due = strtoll(payload, &end, 10);
+    if (!*payload || !end || *end)
+        return true;
+    return due < until_ms;
+}
+
+/* Waits up to timeout_ms for a stop request or a NOTIFY of messages due
+ * before the wait would end anyway (later ones are found when it ends). */
 static void worker_wait(struct worker *w, int64_t timeout_ms)
 {
-    struct pollfd fds[2] = {{.fd = w->wake[0], .events = POLLIN}, {.fd = -1, .events = POLLIN}};
-    if (w->listen)
-        fds[1].fd = PQsocket(w->listen);
-    if (timeout_ms > 0 && !atomic_load(&w->d->stopping))
-        poll(fds, 2, (int)(timeout_ms > 3600000 ? 3600000 : timeout_ms));
-    char drain[64];
-    while (read(w->wake[0], drain, sizeof(drain)) > 0)
-        ;
-    if (w->listen) {
-        PQconsumeInput(w->listen);
+    if (timeout_ms > 3600000)
+        timeout_ms = 3600000;
+    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t until_wall = wall_ms() + timeout_ms;
+    bool woken = false;
+    while (!woken && !atomic_load(&w->d->stopping)) {
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            break;
+        struct pollfd fds[2] = {{.fd = w->wake[0], .events = POLLIN},
+                                {.fd = w->listen ? PQsocket(w->listen) : -1, .events = POLLIN}};
+        if (poll(fds, 2, (int)left) <= 0)
+            break;
+        char drain[64];
+        while (read(w->wake[0], drain, sizeof(drain)) > 0)
+            woken = true;
+        if (!w->listen || PQconsumeInput(w->listen) == 0)
+            break; /* the caller sees the lost connection */
         PGnotify *n;
-        while ((n = PQnotifies(w->listen)))
+        while ((n = PQnotifies(w->listen))) {
+            woken = woken || worker_due_before(n->extra, until_wall);
             PQfreemem(n);
+        }
     }
 }
 

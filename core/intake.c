@@ -12,6 +12,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -73,10 +74,25 @@ static int intake_effects(PGconn *c, const char *org, const char *tz, const stru
     return rc;
 }
 
-/* Expands the booking inside the open transaction. */
+/* What expanding one transaction's events scheduled. */
+struct intake_scheduled {
+    int count;
+    int64_t first_due_ms; /* the earliest of them (epoch ms), when count > 0 */
+};
+
+/* Adds what one event scheduled to the transaction's total. */
+static void intake_scheduled_add(struct intake_scheduled *total, int count, int64_t first_due_ms)
+{
+    if (count && (total->count == 0 || first_due_ms < total->first_due_ms))
+        total->first_due_ms = first_due_ms;
+    total->count += count;
+}
+
+/* Expands the booking inside the open transaction; adds what it scheduled to
+ * *tx (the dispatchers are woken once per transaction) and sets *scheduled. */
 static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_config *org,
                          const struct td_booking *b, const struct td_event_row *ev, int *scheduled,
-                         char *err, size_t errcap)
+                         struct intake_scheduled *tx, char *err, size_t errcap)
 {
     *scheduled = 0;
     json_t *prev_doc = NULL;
@@ -107,9 +123,12 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
     if (rc == 0)
         rc = td_expand_plan(b, ev->received_ms, &t, set->items, set->count, &env, &plan);
     int skipped = 0;
+    int64_t first_due_ms = 0;
     if (rc == 0)
-        rc = td_store_messages_plan(c, org->id, b->id, tz, ev->id, &plan, scheduled, &skipped, err,
-                                    errcap);
+        rc = td_store_messages_plan(c, org->id, b->id, tz, ev->id, &plan, scheduled, &skipped,
+                                    &first_due_ms, err, errcap);
+    if (rc == 0)
+        intake_scheduled_add(tx, *scheduled, first_due_ms);
     td_plan_clear(&plan);
     td_sequence_cache_release(e->sequences, set);
     if (rc == 0) {
@@ -168,12 +187,16 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
     }
     struct td_event_row row;
     int scheduled = 0;
+    struct intake_scheduled tx = {0};
     int rc = td_store_begin(c, err, sizeof(err));
     if (rc == 0)
         rc = td_store_event_insert(c, org, source->cfg->name, ev->idempotency_key, ev->kind,
                                    ev->payload, ev->payload_len, &row, err, sizeof(err));
     if (rc == 0 && !row.duplicate)
-        rc = intake_expand(source->engine, c, source->org, &b, &row, &scheduled, err, sizeof(err));
+        rc = intake_expand(source->engine, c, source->org, &b, &row, &scheduled, &tx, err,
+                           sizeof(err));
+    if (rc == 0 && tx.count)
+        rc = td_store_wake_dispatchers(c, tx.first_due_ms, err, sizeof(err));
     if (rc == 0)
         rc = td_store_commit(c, err, sizeof(err));
     if (rc < 0) {
@@ -207,49 +230,141 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
     return 0;
 }
 
-/* Claims the oldest unprocessed event of org and expands it, in one
- * transaction. Returns 1 when one was processed, 0 when none was waiting,
- * -EIO on a database error. */
-static int intake_one_pending(struct td_instance *source, PGconn *c, char *err, size_t errcap)
+/* How many waiting events one transaction takes: one commit for the lot. */
+#define INTAKE_PENDING_BATCH 64
+/* Waiting events are split by booking id into this many partitions, each
+ * expanded by one transaction at a time (in any engine): the most callers
+ * that can expand one organization's waiting events at once. */
+#define INTAKE_PENDING_PARTITIONS 8
+
+/* Expands one claimed event inside the open batch transaction. A payload a
+ * trigger's column map built wrongly is recorded as refused, not retried. */
+static int intake_one_pending(struct td_instance *source, PGconn *c,
+                              const struct td_pending_event *ev, struct intake_scheduled *tx,
+                              char *err, size_t errcap)
 {
     const char *org = source->org->id;
-    if (td_store_begin(c, err, errcap) < 0)
-        return -EIO;
-    struct td_event_row row;
-    json_t *payload = NULL;
-    int rc = td_store_event_pending(c, org, &row, &payload, err, errcap);
-    if (rc <= 0) {
-        td_store_rollback(c);
-        return rc;
-    }
     char why[256];
     struct td_booking b;
     int scheduled = 0;
-    if (td_booking_from_json(payload, &b, why, sizeof(why)) < 0) {
+    if (td_booking_from_json(ev->payload, &b, why, sizeof(why)) < 0) {
         /* the SQL function checks, but a trigger's column map may build anything */
         char outcome[300];
         snprintf(outcome, sizeof(outcome), "invalid: %s", why);
-        rc = td_store_event_done(c, org, row.id, outcome, 0, err, errcap);
-        td_log(TD_LOG_WARN, org, source->cfg->name, "event %lld refused: %s", (long long)row.id,
+        td_log(TD_LOG_WARN, org, source->cfg->name, "event %lld refused: %s", (long long)ev->row.id,
                why);
-    } else {
-        rc = intake_expand(source->engine, c, source->org, &b, &row, &scheduled, err, errcap);
-        td_booking_clear(&b);
+        return td_store_event_done(c, org, ev->row.id, outcome, 0, err, errcap);
     }
-    json_decref(payload);
+    int rc =
+        intake_expand(source->engine, c, source->org, &b, &ev->row, &scheduled, tx, err, errcap);
     if (rc == 0)
+        td_log(TD_LOG_INFO, org, source->cfg->name,
+               "event %lld for booking %s expanded: %d message%s scheduled", (long long)ev->row.id,
+               b.id, scheduled, scheduled == 1 ? "" : "s");
+    td_booking_clear(&b);
+    return rc;
+}
+
+/* Logs that an event could not be expanded, once per event rather than at
+ * every retry. */
+static void intake_log_held(struct td_instance *source, int64_t event_id, const char *booking_id,
+                            const char *why)
+{
+    static _Atomic int64_t last_logged = -1;
+    bool first = atomic_exchange(&last_logged, event_id) != event_id;
+    td_log(first ? TD_LOG_ERROR : TD_LOG_DEBUG, source->org->id, source->cfg->name,
+           "event %lld for booking %s not expanded; it and the booking's later events wait for "
+           "the next look: %s",
+           (long long)event_id, booking_id, why);
+}
+
+/* Claims up to limit of the oldest waiting events of one partition of org,
+ * leaving out the bookings in held, and expands them in one transaction.
+ * *more says the batch was full (more may wait). Returns the number committed
+ * (0 also when another transaction holds the partition), or -EIO with err
+ * when the batch was rolled back; when it was a batch of one, failed_booking
+ * gets that event's booking id. */
+static int intake_pending_batch(struct td_instance *source, PGconn *c, int partition, size_t limit,
+                                const json_t *held, bool *more, char *failed_booking,
+                                size_t failed_cap, char *err, size_t errcap)
+{
+    const char *org = source->org->id;
+    struct td_pending_event batch[INTAKE_PENDING_BATCH];
+    size_t n = 0, done = 0;
+    bool locked = false;
+    int rc;
+    struct intake_scheduled tx = {0};
+    *more = false;
+    failed_booking[0] = '\0';
+    if (td_store_begin(c, err, errcap) < 0)
+        return -EIO;
+    rc = td_store_events_pending(c, org, partition, INTAKE_PENDING_PARTITIONS, held, batch, limit,
+                                 &n, &locked, err, errcap);
+    for (; rc == 0 && done < n; done++)
+        rc = intake_one_pending(source, c, &batch[done], &tx, err, errcap);
+    if (rc == 0 && tx.count)
+        rc = td_store_wake_dispatchers(c, tx.first_due_ms, err, errcap);
+    if (rc == 0 && n)
         rc = td_store_commit(c, err, errcap);
+    else if (rc == 0)
+        td_store_rollback(c); /* nothing waited: only the partition lock to let go */
     if (rc < 0) {
         td_store_rollback(c);
-        return -EIO;
+        if (n == 1) {
+            const char *id = json_string_value(json_object_get(batch[0].payload, "id"));
+            snprintf(failed_booking, failed_cap, "%s", id ? id : "");
+            intake_log_held(source, batch[0].row.id, failed_booking, err);
+        }
     }
-    td_log(TD_LOG_INFO, org, source->cfg->name, "event %lld expanded: %d message%s scheduled",
-           (long long)row.id, scheduled, scheduled == 1 ? "" : "s");
-    return 1;
+    for (size_t i = 0; i < n; i++)
+        json_decref(batch[i].payload);
+    if (rc < 0)
+        return -EIO;
+    *more = n == limit;
+    return (int)n;
+}
+
+/* Expands what waits in one partition, batch after batch. When a batch
+ * fails, its events are taken again one at a time; an event that fails alone
+ * holds back its booking (its later events wait with it, keeping their
+ * order) while the partition's other bookings go on (it was logged).
+ * Returns the number expanded; *failed (with err) when the partition could
+ * not be read at all or the connection was lost. */
+static int intake_pending_partition(struct td_instance *source, PGconn *c, int partition,
+                                    bool *failed, char *err, size_t errcap)
+{
+    int total = 0;
+    bool more = true;
+    size_t singles = 0; /* > 0: taking events one at a time after a failure */
+    json_t *held = json_array();
+    while (more) {
+        char failed_booking[256];
+        int rc =
+            intake_pending_batch(source, c, partition, singles ? 1 : INTAKE_PENDING_BATCH, held,
+                                 &more, failed_booking, sizeof(failed_booking), err, errcap);
+        if (rc >= 0) {
+            total += rc;
+            if (singles) /* past the failed batch's events: batches again */
+                singles--;
+            continue;
+        }
+        if (td_db_connection_lost(c) || (singles && !failed_booking[0])) {
+            *failed = true;
+            break;
+        }
+        if (singles)
+            json_array_append_new(held, json_string(failed_booking));
+        singles = INTAKE_PENDING_BATCH;
+        more = true;
+    }
+    json_decref(held);
+    return total;
 }
 
 int td_intake_process_pending(struct td_instance *source, size_t *processed)
 {
+    /* callers start at different partitions, so parallel ones rarely meet */
+    static atomic_uint next_start;
     *processed = 0;
     char err[512] = "";
     PGconn *c = td_db_acquire(source->engine->pool, INTAKE_DB_WAIT_MS, err, sizeof(err));
@@ -258,11 +373,29 @@ int td_intake_process_pending(struct td_instance *source, size_t *processed)
                err);
         return -EIO;
     }
-    int rc;
-    while ((rc = intake_one_pending(source, c, err, sizeof(err))) == 1)
-        (*processed)++;
-    if (rc < 0)
+    unsigned start = atomic_fetch_add(&next_start, 1);
+    unsigned waiting = 0;
+    bool failed = false;
+    /* look which partitions have waiting events, expand them, look again,
+     * until nothing waits (or what waits is another caller's) */
+    while (!failed) {
+        if (td_store_pending_partitions(c, source->org->id, INTAKE_PENDING_PARTITIONS, &waiting,
+                                        err, sizeof(err)) < 0) {
+            failed = true;
+            break;
+        }
+        int round = 0;
+        for (int i = 0; i < INTAKE_PENDING_PARTITIONS && !failed; i++) {
+            int partition = (int)((start + (unsigned)i) % INTAKE_PENDING_PARTITIONS);
+            if (waiting & (1u << partition))
+                round += intake_pending_partition(source, c, partition, &failed, err, sizeof(err));
+        }
+        *processed += (size_t)round;
+        if (round == 0)
+            break;
+    }
+    if (failed)
         td_log(TD_LOG_ERROR, source->org->id, source->cfg->name, "waiting events: %s", err);
     td_db_release(source->engine->pool, c, td_db_connection_lost(c));
-    return rc < 0 ? rc : 0;
+    return failed ? -EIO : 0;
 }

@@ -16,9 +16,14 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
                      struct td_submit_result *out);
 
 /* Expands every event of source's organization that was committed but not yet
- * expanded (written by an app's SQL call, or while no engine ran), oldest
- * first, each in its own transaction; engines share the work (SKIP LOCKED).
- * *processed counts them. Returns 0 or -EIO. */
+ * expanded (written by an app's SQL call, or while no engine ran), in batches
+ * of one transaction each. The events are split by booking id into
+ * partitions; callers in this and other engines take different partitions,
+ * and each booking's events are expanded in the order they were written. An
+ * event whose expansion fails waits, with its booking's later events, for the
+ * next call; the others go on. *processed counts what was expanded. Safe to
+ * call from several threads. Returns 0, or -EIO when the database could not
+ * be read (logged). */
 int td_intake_process_pending(struct td_instance *source, size_t *processed);
 
 #endif

@@ -34,11 +34,27 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
                           const char *kind, const char *payload, size_t payload_len,
                           struct td_event_row *out, char *err, size_t errcap);
 
-/* Locks the oldest unprocessed event of org (SKIP LOCKED) inside the open
- * transaction. Returns 1 with *row and *payload (caller decrefs), 0 when none
- * waits, -EIO. */
-int td_store_event_pending(PGconn *c, const char *org, struct td_event_row *row, json_t **payload,
-                           char *err, size_t errcap);
+/* An event committed but not yet expanded, with its booking document. */
+struct td_pending_event {
+    struct td_event_row row;
+    json_t *payload; /* owned: the caller decrefs */
+};
+
+/* Takes partition (0 .. partitions-1, by a hash of the booking id) of org's
+ * waiting events for the open transaction: *locked is false when another
+ * transaction, in any engine, holds it. When held, locks up to cap of its
+ * oldest waiting events, leaving out the bookings whose ids are in the JSON
+ * array held (NULL: none), and fills out[0..*n), oldest first. One holder per
+ * partition keeps each booking's events in order while parallel callers
+ * take other partitions. Returns 0 or -EIO. */
+/* Sets bit k of *mask for each partition k (0 .. partitions-1, at most 32)
+ * of org that has waiting events. */
+int td_store_pending_partitions(PGconn *c, const char *org, int partitions, unsigned *mask,
+                                char *err, size_t errcap);
+
+int td_store_events_pending(PGconn *c, const char *org, int partition, int partitions,
+                            const json_t *held, struct td_pending_event *out, size_t cap, size_t *n,
+                            bool *locked, char *err, size_t errcap);
 
 /* Registers the organizations this engine serves (ids and names), so that the
  * SQL way in refuses unknown ones. */
@@ -48,6 +64,11 @@ int td_store_organizations(PGconn *c, json_t *orgs, char *err, size_t errcap);
 
 int td_store_event_done(PGconn *c, const char *org, int64_t event_id, const char *outcome,
                         int messages_scheduled, char *err, size_t errcap);
+
+/* Wakes the dispatchers of every engine when the transaction commits: new
+ * messages are scheduled, the earliest at due_ms (epoch ms; -1: now or
+ * unknown). A dispatcher that would look before due_ms anyway sleeps on. */
+int td_store_wake_dispatchers(PGconn *c, int64_t due_ms, char *err, size_t errcap);
 
 /* Serializes work on one booking for the rest of the transaction and reads its
  * stored document into *prev (NULL for a new booking; caller decrefs). */
@@ -64,10 +85,13 @@ int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b
 
 /* Writes the plan's rows (existing ones are kept: expansion is idempotent),
  * computing local send times in tz. A row whose time passed more than
- * TD_LATE_GRACE_S ago is written as skipped. Counts what was newly scheduled and skipped. */
+ * TD_LATE_GRACE_S ago is written as skipped. Counts what was newly scheduled and skipped.
+ * *first_due_ms gets the earliest newly scheduled time (set only when
+ * *scheduled > 0); the caller wakes the dispatchers with it, once per
+ * transaction. */
 int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, const char *tz,
                            int64_t event_id, const struct td_plan *plan, int *scheduled,
-                           int *skipped, char *err, size_t errcap);
+                           int *skipped, int64_t *first_due_ms, char *err, size_t errcap);
 
 /* Cancels the booking's scheduled rows of the sequences in seq_keys (a JSON
  * array of keys), with reason. *count gets how many. */

@@ -62,11 +62,12 @@ int td_store_event_done(PGconn *c, const char *org, int64_t event_id, const char
     char id[24], n[16];
     const char *params[] = {org, store_itoa(event_id, id, sizeof(id)), outcome,
                             store_itoa(messages_scheduled, n, sizeof(n))};
-    PGresult *r = store_exec(c,
-                             "UPDATE tidings.events SET processed_at = now(), outcome = $3, "
-                             "messages_scheduled = $4::integer WHERE org_id = $1 AND id = "
-                             "$2::bigint",
-                             4, params, err, errcap);
+    PGresult *r =
+        store_exec(c,
+                   "UPDATE tidings.events SET processed_at = clock_timestamp(), outcome = $3, "
+                   "messages_scheduled = $4::integer WHERE org_id = $1 AND id = "
+                   "$2::bigint",
+                   4, params, err, errcap);
     if (!r)
         return -EIO;
     PQclear(r);
@@ -157,7 +158,7 @@ static char *plan_json(const struct td_plan *plan)
 
 int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, const char *tz,
                            int64_t event_id, const struct td_plan *plan, int *scheduled,
-                           int *skipped, char *err, size_t errcap)
+                           int *skipped, int64_t *first_due_ms, char *err, size_t errcap)
 {
     *scheduled = *skipped = 0;
     if (plan->count == 0)
@@ -197,25 +198,35 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
         "       requires_consent"
         "  FROM judged "
         "ON CONFLICT (org_id, booking_id, sequence_key, step_id, channel) DO NOTHING "
-        "RETURNING status",
+        "RETURNING status, (extract(epoch FROM scheduled_for) * 1000)::bigint",
         6, params, err, errcap);
     free(rows);
     if (!r)
         return -EIO;
     for (int i = 0; i < PQntuples(r); i++) {
-        if (strcmp(PQgetvalue(r, i, 0), "scheduled") == 0)
+        if (strcmp(PQgetvalue(r, i, 0), "scheduled") == 0) {
+            int64_t due = store_int64(r, i, 1, 0);
+            if (*scheduled == 0 || due < *first_due_ms)
+                *first_due_ms = due;
             (*scheduled)++;
-        else
+        } else {
             (*skipped)++;
+        }
     }
     PQclear(r);
-    if (*scheduled) {
-        /* wakes dispatchers when the transaction commits */
-        r = store_exec(c, "SELECT pg_notify('tidings_due', '')", 0, NULL, err, errcap);
-        if (!r)
-            return -EIO;
-        PQclear(r);
-    }
+    return 0;
+}
+
+int td_store_wake_dispatchers(PGconn *c, int64_t due_ms, char *err, size_t errcap)
+{
+    char due[24] = "";
+    if (due_ms >= 0)
+        store_itoa(due_ms, due, sizeof(due));
+    const char *params[] = {due};
+    PGresult *r = store_exec(c, "SELECT pg_notify('tidings_due', $1)", 1, params, err, errcap);
+    if (!r)
+        return -EIO;
+    PQclear(r);
     return 0;
 }
 
@@ -286,13 +297,7 @@ int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking
             (*skipped)++;
     }
     PQclear(r);
-    if (*retimed) {
-        r = store_exec(c, "SELECT pg_notify('tidings_due', '')", 0, NULL, err, errcap);
-        if (!r)
-            return -EIO;
-        PQclear(r);
-    }
-    return 0;
+    return *retimed ? td_store_wake_dispatchers(c, -1, err, errcap) : 0;
 }
 
 int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key,
@@ -329,35 +334,85 @@ int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key
     return 0;
 }
 
-int td_store_event_pending(PGconn *c, const char *org, struct td_event_row *row, json_t **payload,
-                           char *err, size_t errcap)
+/* The partition of a waiting event: by its booking id, so that all events of
+ * one booking fall into one partition. */
+#define STORE_EVENT_PARTITION "(hashtext(payload->>'id') & 2147483647) % $2::integer"
+
+int td_store_pending_partitions(PGconn *c, const char *org, int partitions, unsigned *mask,
+                                char *err, size_t errcap)
 {
-    memset(row, 0, sizeof(*row));
-    *payload = NULL;
-    const char *params[] = {org};
+    *mask = 0;
+    char parts[24];
+    const char *params[] = {org, store_itoa(partitions, parts, sizeof(parts))};
+    /* each look walks events_pending in id order and stops at the first hit */
     PGresult *r = store_exec(c,
-                             "SELECT id, (extract(epoch FROM received_at) * 1000)::bigint,"
-                             " (SELECT objects_version FROM tidings.org_state WHERE org_id = $1),"
-                             " payload FROM tidings.events WHERE org_id = $1 AND processed_at IS"
-                             " NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                             1, params, err, errcap);
+                             "SELECT k FROM generate_series(0, $2::integer - 1) k WHERE EXISTS"
+                             " (SELECT 1 FROM tidings.events WHERE org_id = $1 AND processed_at"
+                             " IS NULL AND " STORE_EVENT_PARTITION " = k)",
+                             2, params, err, errcap);
     if (!r)
         return -EIO;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return 0;
-    }
-    row->id = store_int64(r, 0, 0, 0);
-    row->received_ms = store_int64(r, 0, 1, 0);
-    row->objects_version = store_int64(r, 0, 2, 0);
-    json_error_t jerr;
-    *payload = json_loads(PQgetvalue(r, 0, 3), 0, &jerr);
+    for (int i = 0; i < PQntuples(r); i++)
+        *mask |= 1u << store_int64(r, i, 0, 0);
     PQclear(r);
-    if (!*payload) {
-        snprintf(err, errcap, "event %lld: unreadable payload", (long long)row->id);
+    return 0;
+}
+
+int td_store_events_pending(PGconn *c, const char *org, int partition, int partitions,
+                            const json_t *held, struct td_pending_event *out, size_t cap, size_t *n,
+                            bool *locked, char *err, size_t errcap)
+{
+    *n = 0;
+    *locked = false;
+    char limit[24], part[24], parts[24];
+    char *held_text = held ? json_dumps(held, JSON_COMPACT) : NULL;
+    const char *params[] = {org, store_itoa(partitions, parts, sizeof(parts)),
+                            store_itoa(partition, part, sizeof(part)),
+                            store_itoa((int64_t)cap, limit, sizeof(limit)),
+                            held_text ? held_text : "[]"};
+    /* The partition lock (two-key advisory space, apart from the booking
+     * locks) lets one transaction at a time, in any engine, expand a
+     * partition, so a booking's events, all in one partition, stay in order.
+     * The scan walks events_pending in id order and stops at the limit. */
+    PGresult *r = store_exec(
+        c,
+        "WITH part AS (SELECT pg_try_advisory_xact_lock(hashtext($1),"
+        " $3::integer) AS locked)"
+        " SELECT part.locked, e.id,"
+        " (extract(epoch FROM e.received_at) * 1000)::bigint,"
+        " (SELECT objects_version FROM tidings.org_state WHERE org_id = $1),"
+        " e.payload FROM part LEFT JOIN LATERAL (SELECT * FROM tidings.events"
+        " WHERE part.locked AND org_id = $1 AND processed_at IS NULL AND " STORE_EVENT_PARTITION
+        " = $3::integer AND coalesce(payload->>'id',"
+        " '') NOT IN (SELECT jsonb_array_elements_text($5::jsonb))"
+        " ORDER BY id LIMIT $4::integer FOR UPDATE) e ON true",
+        5, params, err, errcap);
+    free(held_text);
+    if (!r)
         return -EIO;
+    *locked = PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    for (int i = 0; *locked && i < PQntuples(r); i++) {
+        if (PQgetisnull(r, i, 1))
+            break; /* locked, nothing waits */
+        struct td_pending_event *ev = &out[*n];
+        memset(ev, 0, sizeof(*ev));
+        ev->row.id = store_int64(r, i, 1, 0);
+        ev->row.received_ms = store_int64(r, i, 2, 0);
+        ev->row.objects_version = store_int64(r, i, 3, 0);
+        json_error_t jerr;
+        ev->payload = json_loads(PQgetvalue(r, i, 4), 0, &jerr);
+        if (!ev->payload) {
+            snprintf(err, errcap, "event %lld: unreadable payload", (long long)ev->row.id);
+            for (size_t k = 0; k < *n; k++)
+                json_decref(out[k].payload);
+            *n = 0;
+            PQclear(r);
+            return -EIO;
+        }
+        (*n)++;
     }
-    return 1;
+    PQclear(r);
+    return 0;
 }
 
 int td_store_organizations(PGconn *c, json_t *orgs, char *err, size_t errcap)

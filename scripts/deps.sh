@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Tidings needs from Debian 12's packages, skipping what is
-# already there. usage: scripts/deps.sh [demo|test]   (test adds the checkers)
+# already there. usage: scripts/deps.sh [demo|test|bench]
+#   test adds the checkers and the fuzzing compiler; bench adds the load tools bench/ uses
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 what=${1:-demo}
@@ -9,11 +10,12 @@ build=(build-essential cmake pkg-config libpq-dev libcurl4-openssl-dev libjansso
        libinih-dev libmicrohttpd-dev libssl-dev)
 run=(postgresql-15 postgresql-client-15 python3 tzdata ca-certificates curl)
 tools=()
-if [ "$what" = test ]; then
-  tools=(clang-format python3-jsonschema clang libclang-rt-14-dev)
-
-
-fi
+case "$what" in
+  demo) ;;
+  test) tools=(clang-format python3-jsonschema clang libclang-rt-14-dev) ;;
+  bench) tools=(wrk) ;;
+  *) echo "usage: scripts/deps.sh [demo|test|bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${build[@]}" "${run[@]}" "${tools[@]}"; do

@@ -2,7 +2,8 @@
 PostgreSQL: tidings.submit_booking in the app's transaction (rolled back with
 it; SQL errors naming the field), an app table's trigger, 1,000 bookings
 submitted while the engine is stopped, a killed listening connection, two
-engines sharing waiting events; stalled HTTP clients cut off, 503 with
+engines and parallel workers sharing waiting events in each booking's order,
+a failing event holding back only its booking; stalled HTTP clients cut off, 503 with
 Retry-After while the database is down; and the bulk import."""
 import json
 import os
@@ -34,7 +35,7 @@ class SqlWayIn(unittest.TestCase):
         cls.db = Database()
         cls.setup = Setup(cls.db, orgs=("acme",))
         with open(os.path.join(cls.setup.dir, "conf.d", "acme.ini"), "a") as f:
-            f.write("\n[trigger.app]\nplugin = pg_notify\nrecheck = 2\n")
+            f.write("\n[trigger.app]\nplugin = pg_notify\nrecheck = 2\nworkers = 3\n")
         cls.setup.cli("migrate")
         cls.setup.cli("sequences", "import", "--org", "acme", DEMO)
         cls.dsn = cls.db.dsn
@@ -126,6 +127,79 @@ class SqlWayIn(unittest.TestCase):
         psql(self.dsn, submit_sql(booking("K-1")))
         self.expanded("K-1", timeout=15)
         wait_until(lambda: "lost the listening connection" in self.engine.log_text(), what="the log line")
+
+
+    def test_parallel_workers_keep_each_bookings_order(self):
+        """Three workers (and a second engine) expand waiting events at once;
+        each booking's events are still expanded in the order written."""
+        self.assertEqual(self.engine.stop(), 0)
+        steps = [dict(days_ahead=10), dict(days_ahead=12), dict(days_ahead=12, status="cancelled"),
+                 dict(days_ahead=14)]
+        sql = ";".join(submit_sql(booking(f"O-{i}", **step)) for step in steps for i in range(150))
+        psql(self.dsn, f"BEGIN; {sql}; COMMIT;")
+        type(self).engine = Engine(self.setup)
+        second = Engine(self.setup)
+        try:
+            wait_until(lambda: scalar(self.dsn, "SELECT count(*) FROM tidings.events WHERE processed_at IS NULL") == "0",
+                       timeout=90, interval=0.5, what="all 600 expanded")
+        finally:
+            self.assertEqual(second.stop(), 0)
+        out_of_order = scalar(self.dsn, """
+            SELECT count(*) FROM (SELECT processed_at, lag(processed_at) OVER (PARTITION BY payload->>'id' ORDER BY id) AS prev
+                                    FROM tidings.events WHERE payload->>'id' LIKE 'O-%') x
+             WHERE processed_at <= prev""")
+        self.assertEqual(out_of_order, "0")
+        outcomes = psql(self.dsn, """
+            SELECT string_agg(outcome, ' | ' ORDER BY id) FROM tidings.events WHERE payload->>'id' LIKE 'O-%'
+             GROUP BY payload->>'id'""")
+        self.assertEqual(len(outcomes), 150)
+        for (joined,) in outcomes:
+            o = joined.split(" | ")
+            self.assertTrue(o[0].startswith("expanded: booking.created, booking.confirmed"), joined)
+            self.assertIn("booking.moved", o[1], joined)
+            self.assertIn("booking.cancelled", o[2], joined)
+            self.assertIn("booking.confirmed", o[3], joined)
+        self.assertEqual(scalar(self.dsn, """
+            SELECT count(*) FROM tidings.bookings b JOIN tidings.events e ON e.org_id = b.org_id AND e.id = b.event_id
+             WHERE b.booking_id LIKE 'O-%' AND b.status = 'confirmed' AND e.payload = (
+                   SELECT payload FROM tidings.events l WHERE l.payload->>'id' = b.booking_id ORDER BY l.id DESC LIMIT 1)"""),
+            "150")
+
+    def test_a_failing_event_holds_back_only_its_booking(self):
+        """An event PostgreSQL refuses to expand (here a test trigger makes it
+        fail) waits with its booking's later events; every other booking,
+        in its partition too, goes on; once the fault is gone it is expanded,
+        in order."""
+        psql(self.dsn, """
+            CREATE FUNCTION public.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.booking_id = 'P-POISON' THEN RAISE EXCEPTION 'the test refuses P-POISON'; END IF;
+                  RETURN NEW; END $$;
+            CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON tidings.bookings
+                FOR EACH ROW EXECUTE FUNCTION public.refuse_poison()""")
+        try:
+            self.assertEqual(self.engine.stop(), 0)
+            sql = [submit_sql(booking(f"P-{i}")) for i in range(40)]
+            sql.insert(3, submit_sql(booking("P-POISON")))
+            sql.insert(10, submit_sql(booking("P-POISON", status="cancelled")))
+            psql(self.dsn, "BEGIN; " + ";".join(sql) + "; COMMIT;")
+            neighbours = scalar(self.dsn, """
+                SELECT count(*) FROM tidings.events WHERE payload->>'id' LIKE 'P-%' AND payload->>'id' <> 'P-POISON'
+                   AND (hashtext(payload->>'id') & 2147483647) % 8 = (hashtext('P-POISON') & 2147483647) % 8""")
+            self.assertNotEqual(neighbours, "0", "a booking shares the poisoned partition")
+            type(self).engine = Engine(self.setup)
+            wait_until(lambda: scalar(self.dsn, "SELECT count(*) FROM tidings.events WHERE processed_at IS NULL") == "2",
+                       timeout=30, interval=0.3, what="every other booking expanded")
+            self.assertEqual(scalar(self.dsn, "SELECT count(*) FROM tidings.events WHERE processed_at IS NULL "
+                                              "AND payload->>'id' = 'P-POISON'"), "2")
+            wait_until(lambda: "for booking P-POISON not expanded" in self.engine.log_text(), what="the log line")
+        finally:
+            psql(self.dsn, "DROP TRIGGER refuse_poison ON tidings.bookings; DROP FUNCTION public.refuse_poison()")
+        psql(self.dsn, submit_sql(booking("P-WAKE")))
+        wait_until(lambda: scalar(self.dsn, "SELECT count(*) FROM tidings.events WHERE processed_at IS NULL") == "0",
+                   timeout=30, interval=0.3, what="P-POISON expanded once the fault is gone")
+        outcomes = [r[0] for r in psql(self.dsn, "SELECT outcome FROM tidings.events WHERE payload->>'id' = 'P-POISON' ORDER BY id")]
+        self.assertTrue(outcomes[0].startswith("expanded: booking.created, booking.confirmed"), outcomes)
+        self.assertIn("booking.cancelled", outcomes[1])
 
 
 class WebhookHardening(unittest.TestCase):

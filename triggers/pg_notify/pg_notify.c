@@ -9,6 +9,10 @@
  * A NOTIFY is only a wake-up: events written while no engine listened (it was
  * stopped, or its connection broke) are picked up when it starts, after every
  * reconnect, and at every periodic re-check.
+ *
+ * One thread listens; `workers` threads expand. Each wake-up bumps a counter
+ * the workers wait on; a worker expands until nothing waits, so wake-ups that
+ * come while it works cost nothing more than one look.
  */
 #include "tidings/plugin.h"
 
@@ -29,10 +33,17 @@
 struct pg_notify {
     const struct td_host *host;
     long recheck_ms;
-    pthread_t thread;
-    bool running;
+    pthread_t listener;
+    pthread_t *workers;
+    long worker_count;
+    long workers_started;
+    bool running;   /* started: workers may run */
+    bool listening; /* the listener thread runs */
     atomic_bool stopping;
-    int wake[2];
+    int wake[2]; /* wakes the listener to stop */
+    pthread_mutex_t lock;
+    pthread_cond_t work_cond;
+    unsigned long wakeups; /* under lock: bumped whenever events may wait */
 };
 
 static const struct td_config_key pg_notify_keys[] = {
@@ -40,17 +51,40 @@ static const struct td_config_key pg_notify_keys[] = {
      .type = TD_KEY_INT,
      .default_value = "30",
      .help = "seconds between looks for waiting events when no NOTIFY comes"},
+    {.name = "workers",
+     .type = TD_KEY_INT,
+     .default_value = "2",
+     .help = "threads expanding waiting events in parallel (each booking's events stay in order)"},
 };
 
-/* Expands what waits; false when the engine could not reach the database. */
-static bool pg_notify_catch_up(struct pg_notify *pn)
+/* Tells the workers that events may wait. */
+static void pg_notify_signal_workers(struct pg_notify *pn)
 {
-    size_t n = 0;
-    if (pn->host->process_pending(pn->host, &n) < 0)
-        return false;
-    if (n)
-        pn->host->log(pn->host, TD_LOG_INFO, "expanded %zu waiting event%s", n, n == 1 ? "" : "s");
-    return true;
+    pthread_mutex_lock(&pn->lock);
+    pn->wakeups++;
+    pthread_cond_broadcast(&pn->work_cond);
+    pthread_mutex_unlock(&pn->lock);
+}
+
+/* A worker: waits for a wake-up, then expands until nothing waits. */
+static void *pg_notify_worker_main(void *arg)
+{
+    struct pg_notify *pn = arg;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pn->lock);
+        while (!atomic_load(&pn->stopping) && pn->wakeups == seen)
+            pthread_cond_wait(&pn->work_cond, &pn->lock);
+        seen = pn->wakeups;
+        pthread_mutex_unlock(&pn->lock);
+        if (atomic_load(&pn->stopping))
+            return NULL;
+        size_t n = 0;
+        /* on failure the engine has logged why; the next wake-up retries */
+        if (pn->host->process_pending(pn->host, &n) == 0 && n)
+            pn->host->log(pn->host, TD_LOG_DEBUG, "expanded %zu waiting event%s", n,
+                          n == 1 ? "" : "s");
+    }
 }
 
 /* Waits for a NOTIFY, the re-check or a stop. Returns false when the
@@ -78,7 +112,7 @@ static void pg_notify_pause(struct pg_notify *pn, long ms)
         poll(&fd, 1, (int)ms);
 }
 
-static void *pg_notify_main(void *arg)
+static void *pg_notify_listener_main(void *arg)
 {
     struct pg_notify *pn = arg;
     while (!atomic_load(&pn->stopping)) {
@@ -95,11 +129,12 @@ static void *pg_notify_main(void *arg)
         }
         pn->host->log(pn->host, TD_LOG_INFO, "listening for tidings_events");
         /* listening first, then catching up: nothing falls in between */
-        bool ok = pg_notify_catch_up(pn);
+        pg_notify_signal_workers(pn);
+        bool ok = true;
         while (ok && !atomic_load(&pn->stopping)) {
             ok = pg_notify_wait(pn, c, pn->recheck_ms);
             if (ok && !atomic_load(&pn->stopping))
-                pg_notify_catch_up(pn);
+                pg_notify_signal_workers(pn);
         }
         if (!ok && !atomic_load(&pn->stopping)) {
             pn->host->log(pn->host, TD_LOG_WARN, "lost the listening connection; reconnecting");
@@ -123,35 +158,62 @@ static int pg_notify_create(const struct td_host *host, const struct td_config *
         snprintf(err->message, sizeof(err->message), "recheck: must be 1 to 3600 seconds");
         return -EINVAL;
     }
+    long workers = strtol(td_config_get(cfg, "workers"), NULL, 10);
+    if (workers < 1 || workers > 32) {
+        snprintf(err->message, sizeof(err->message), "workers: must be 1 to 32");
+        return -EINVAL;
+    }
     struct pg_notify *pn = calloc(1, sizeof(*pn));
-    if (!pn) {
+    pthread_t *threads = calloc((size_t)workers, sizeof(*threads));
+    if (!pn || !threads) {
+        free(pn);
+        free(threads);
         snprintf(err->message, sizeof(err->message), "out of memory");
         return -ENOMEM;
     }
     if (pipe2(pn->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
         snprintf(err->message, sizeof(err->message), "pipe: %s", strerror(errno));
+        free(threads);
         free(pn);
         return -EIO;
     }
+    pthread_mutex_init(&pn->lock, NULL);
+    pthread_cond_init(&pn->work_cond, NULL);
     pn->host = host;
     pn->recheck_ms = recheck * 1000;
+    pn->workers = threads;
+    pn->worker_count = workers;
     *instance = pn;
     return 0;
 }
+
+static void pg_notify_stop(void *instance);
 
 static int pg_notify_start(void *instance, struct td_error *err)
 {
     struct pg_notify *pn = instance;
     atomic_store(&pn->stopping, false);
-    int rc = pthread_create(&pn->thread, NULL, pg_notify_main, pn);
+    pn->running = true;
+    for (pn->workers_started = 0; pn->workers_started < pn->worker_count; pn->workers_started++) {
+        int rc = pthread_create(&pn->workers[pn->workers_started], NULL, pg_notify_worker_main, pn);
+        if (rc) {
+            snprintf(err->message, sizeof(err->message), "cannot start a worker: %s", strerror(rc));
+            pg_notify_stop(pn);
+            return -rc;
+        }
+    }
+    int rc = pthread_create(&pn->listener, NULL, pg_notify_listener_main, pn);
     if (rc) {
         snprintf(err->message, sizeof(err->message), "cannot start: %s", strerror(rc));
+        pg_notify_stop(pn);
         return -rc;
     }
-    pn->running = true;
+    pn->listening = true;
     return 0;
 }
 
+/* Stops the listener first (no more wake-ups), then the workers; a worker
+ * finishes the batch it is in. */
 static void pg_notify_stop(void *instance)
 {
     struct pg_notify *pn = instance;
@@ -160,7 +222,15 @@ static void pg_notify_stop(void *instance)
     atomic_store(&pn->stopping, true);
     ssize_t w = write(pn->wake[1], "x", 1);
     (void)w;
-    pthread_join(pn->thread, NULL);
+    if (pn->listening)
+        pthread_join(pn->listener, NULL);
+    pn->listening = false;
+    pthread_mutex_lock(&pn->lock);
+    pthread_cond_broadcast(&pn->work_cond);
+    pthread_mutex_unlock(&pn->lock);
+    for (long i = 0; i < pn->workers_started; i++)
+        pthread_join(pn->workers[i], NULL);
+    pn->workers_started = 0;
     pn->running = false;
 }
 
@@ -172,6 +242,9 @@ static void pg_notify_destroy(void *instance)
     pg_notify_stop(pn);
     close(pn->wake[0]);
     close(pn->wake[1]);
+    pthread_cond_destroy(&pn->work_cond);
+    pthread_mutex_destroy(&pn->lock);
+    free(pn->workers);
     free(pn);
 }
 

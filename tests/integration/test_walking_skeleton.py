@@ -127,6 +127,28 @@ class WalkingSkeleton(unittest.TestCase):
         self.assertEqual(scalar(self.db.dsn, f"SELECT outcome FROM tidings.events WHERE id = {answer['event_id']}"),
                          "unchanged")
 
+    def test_signature_lists_for_secret_rotation(self):
+        """A sender rotating its secret signs with the old and the new one
+        (Standard Webhooks: space-separated entries); one matching entry is
+        enough, and none matching is a 401."""
+        url = self.engine.url("acme")
+        body = dumps(booking("B-310"))
+        headers = webhook_client.headers_for(self.setup.secrets["acme"], body)
+        right = headers["webhook-signature"]
+        old = webhook_client.headers_for(self.setup.secrets["bravo"], body, webhook_id=headers["webhook-id"],
+                                         timestamp=headers["webhook-timestamp"])["webhook-signature"]
+        headers["webhook-signature"] = f"{old} {right}"
+        status, answer, _ = webhook_client.post(url, body, headers)
+        self.assertEqual((status, answer["messages_scheduled"]), (202, 4), answer)
+        body = dumps(booking("B-311"))
+        headers = webhook_client.headers_for(self.setup.secrets["bravo"], body)
+        headers["webhook-signature"] += " v1a,ignored-scheme " + headers["webhook-signature"]
+        self.assert_refused(401, "bad signature", webhook_client.post(url, body, headers))
+        # a timestamp too far ahead is refused like a stale one
+        self.assert_refused(401, "too far from now", webhook_client.post(
+            url, body, webhook_client.headers_for(self.setup.secrets["acme"], body, timestamp=int(time.time()) + 600)))
+        self.assertEqual(scalar(self.db.dsn, "SELECT count(*) FROM tidings.events WHERE payload->>'id' = 'B-311'"), "0")
+
     def assert_refused(self, want_status, want_error, response):
         status, answer, _ = response
         self.assertEqual(status, want_status, answer)

@@ -19,10 +19,8 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -70,23 +68,17 @@ def main():
     import harness
     from fake_provider import FakeProvider
 
-    work = tempfile.mkdtemp(prefix="tidings-delivery-bench-")
-    pg = os.path.join(work, "pg")
-    script = os.path.join(ROOT, "scripts", "pg-cluster.sh")
+    from private_pg import PrivateCluster
+    cluster = PrivateCluster("tidings-delivery-bench-")
+    work = cluster.work
     fake = None
     engine = None
     setup = None
     try:
         print(f"bench: private PostgreSQL, fake provider and one engine ({os.cpu_count()} cores)", flush=True)
-        dsn = run(script, "start", pg, env=dict(os.environ, TIDINGS_PG_OPTIONS=
-                  "-c shared_buffers=512MB -c synchronous_commit=on -c max_wal_size=4GB")).strip().splitlines()[-1]
-
-        class Db:
-            pass
-        db = Db()
-        db.dsn = dsn
+        dsn = cluster.start("-c shared_buffers=512MB -c synchronous_commit=on -c max_wal_size=4GB")
         fake = FakeProvider()
-        setup = harness.Setup(db, orgs=(), workers=4, batch=500, lease=60)
+        setup = harness.Setup(cluster, orgs=(), workers=4, batch=500, lease=60)
         harness.resend_org(setup, "bench", fake, "concurrency = 64\n")
         with open(os.path.join(setup.dir, "tidings.ini")) as f:
             cfg = f.read().replace("level = debug", "level = info")
@@ -186,8 +178,7 @@ def main():
             fake.stop()
         if setup:
             setup.remove()
-        subprocess.run([script, "destroy", pg], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        cluster.destroy()
 
 
 if __name__ == "__main__":

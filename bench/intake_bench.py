@@ -12,17 +12,16 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import webhook_client  # noqa: E402
+from private_pg import PrivateCluster  # noqa: E402
 
 
 def sh(*cmd, **kw):
@@ -80,13 +79,12 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
 
-    work = tempfile.mkdtemp(prefix="tidings-bench-")
-    pg = os.path.join(work, "pg")
+    cluster = PrivateCluster("tidings-bench-")
+    work = cluster.work
     engine = None
     try:
-        print(f"bench: private PostgreSQL in {pg}", flush=True)
-        dsn = sh(os.path.join(ROOT, "scripts", "pg-cluster.sh"), "start", pg,
-                 env=dict(os.environ, TIDINGS_PG_OPTIONS="-c shared_buffers=256MB")).strip().splitlines()[-1]
+        print(f"bench: private PostgreSQL in {cluster.dir}", flush=True)
+        dsn = cluster.start("-c shared_buffers=256MB")
         secret = "whsec_" + __import__("base64").b64encode(os.urandom(32)).decode()
         os.makedirs(os.path.join(work, "conf.d"))
         probe = __import__("socket").socket()
@@ -203,8 +201,7 @@ def main():
         if engine and engine.poll() is None:
             engine.send_signal(signal.SIGTERM)
             engine.wait(timeout=30)
-        subprocess.run([os.path.join(ROOT, "scripts", "pg-cluster.sh"), "destroy", pg], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,12 +46,13 @@ SEQUENCES = {"sequences": [{
                   {"key": "s", "channel": "sms", "text": "Hallo {{firstName}}"}]}
 
 
-def expanded_with_rows(dsn, source, rows):
-    """Events of source that were expanded into exactly rows message rows."""
+def stored(dsn, source, rows):
+    """(events of source, those expanded into exactly rows message rows), in one snapshot."""
     import harness
-    return int(harness.scalar(dsn, "SELECT count(*) FROM (SELECT e.id FROM tidings.events e JOIN tidings.messages m "
-                                   "ON m.org_id = e.org_id AND m.event_id = e.id WHERE e.source = '%s' "
-                                   "AND e.processed_at IS NOT NULL GROUP BY e.id HAVING count(*) = %d) x" % (source, rows)))
+    return [int(v) for v in harness.psql(
+        dsn, "SELECT count(*), count(*) FILTER (WHERE n = %d) FROM (SELECT e.id, count(m.id) AS n "
+             "FROM tidings.events e LEFT JOIN tidings.messages m ON m.org_id = e.org_id AND m.event_id = e.id "
+             "WHERE e.source = '%s' AND e.processed_at IS NOT NULL GROUP BY e.id) x" % (rows, source))[0]]
 
 
 def bench_webhook(args, setup, engine, dsn, work):
@@ -109,8 +109,7 @@ def bench_webhook(args, setup, engine, dsn, work):
     # wrk counts the answers it read; posts still in flight when it stopped
     # may be committed too, so events can exceed the 202s but never fall short
     accepted = requests - (int(non2xx.group(1)) if non2xx else 0)
-    events = int(harness.scalar(dsn, "SELECT count(*) FROM tidings.events WHERE source = 'webhook'"))
-    expanded = expanded_with_rows(dsn, "webhook", 3)
+    events, expanded = stored(dsn, "webhook", 3)
     rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
     print(f"  webhook  {rate:,.0f} bookings/s ({requests} in {args.seconds} s, wrk {connections} connections), "
           f"POST->202 (committed rows) p50 {int(lat.group(1)) / 1000:.1f} ms, p99 {int(lat.group(2)) / 1000:.1f} ms, "
@@ -145,8 +144,7 @@ def bench_sql(args, dsn, work):
     lat = [float(r[0]) for r in harness.psql(
         dsn, "SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - received_at) FROM tidings.events "
              "WHERE source = 'sql' AND processed_at IS NOT NULL")]
-    events = int(harness.scalar(dsn, "SELECT count(*) FROM tidings.events WHERE source = 'sql'"))
-    expanded = expanded_with_rows(dsn, "sql", 3)
+    events, expanded = stored(dsn, "sql", 3)
     print(f"  sql      {tps:,.0f} bookings/s ({tx} submit_booking calls, pgbench -R {args.rate}), app commit -> "
           f"committed rows p50 {pct(lat, 50) * 1000:.1f} ms, p99 {pct(lat, 99) * 1000:.1f} ms, "
           f"max {max(lat) * 1000:.1f} ms; {events} events, {expanded} with their 3 rows; "
@@ -168,26 +166,19 @@ def main():
     os.environ.setdefault("TIDINGS_BIN", os.path.join(args.build, "tidings"))
     os.environ.setdefault("TIDINGS_PLUGIN_DIR", os.path.join(args.build, "plugins"))
     import harness
-    import webhook_client
+    from private_pg import PrivateCluster
 
-    work = tempfile.mkdtemp(prefix="tidings-trigger-bench-")
-    pg = os.path.join(work, "pg")
-    script = os.path.join(ROOT, "scripts", "pg-cluster.sh")
+    cluster = PrivateCluster("tidings-trigger-bench-")
+    work = cluster.work
     setup = engine = None
     try:
         options = "-c shared_buffers=256MB -c track_commit_timestamp=on"
         if args.statements:
             options += " -c shared_preload_libraries=pg_stat_statements"
-        dsn = subprocess.run([script, "start", pg], check=True, capture_output=True, text=True,
-                             env=dict(os.environ, TIDINGS_PG_OPTIONS=options)).stdout.strip().splitlines()[-1]
+        dsn = cluster.start(options)
         if args.statements:
             harness.psql(dsn, "CREATE EXTENSION pg_stat_statements")
-
-        class Db:
-            pass
-        db = Db()
-        db.dsn = dsn
-        setup = harness.Setup(db, orgs=("bench",), workers=2)
+        setup = harness.Setup(cluster, orgs=("bench",), workers=2)
         with open(setup.config) as f:
             cfg = f.read().replace("level = debug", "level = warn").replace("pool = 8", "pool = 16") \
                 .replace("[http]\n", "[http]\nthreads = 8\n")
@@ -221,8 +212,7 @@ def main():
             engine.stop()
         if setup:
             setup.remove()
-        subprocess.run([script, "destroy", pg], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+        cluster.destroy()
 
 
 if __name__ == "__main__":

@@ -25,19 +25,12 @@ int td_store_channel_suspend(PGconn *c, const char *org, const char *channel, co
 
 int td_store_channel_suspensions(PGconn *c, json_t **out, char *err, size_t errcap)
 {
-    *out = NULL;
-    PGresult *r = store_exec(c,
-                             "SELECT coalesce(json_agg(json_build_object('org', org_id, 'channel',"
-                             " channel, 'reason', reason, 'fingerprint', fingerprint, 'since',"
-                             " since) ORDER BY org_id, channel), '[]') FROM"
-                             " tidings.channel_suspensions",
-                             0, NULL, err, errcap);
-    if (!r)
-        return -EIO;
-    json_error_t jerr;
-    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    return *out ? 0 : -ENOMEM;
+    return store_json_value(c,
+                            "SELECT coalesce(json_agg(json_build_object('org', org_id, 'channel',"
+                            " channel, 'reason', reason, 'fingerprint', fingerprint, 'since',"
+                            " since) ORDER BY org_id, channel), '[]') FROM"
+                            " tidings.channel_suspensions",
+                            0, NULL, out, err, errcap);
 }
 
 int td_store_action(PGconn *c, const char *org, const char *subject, const char *action,
@@ -79,10 +72,9 @@ int td_store_channel_resume(PGconn *c, const char *org, const char *channel, con
 int td_store_messages_list(PGconn *c, const char *org, const char *state, const char *booking,
                            const char *channel, int limit, json_t **out, char *err, size_t errcap)
 {
-    *out = NULL;
     char lim[16];
     const char *params[] = {org, state, booking, channel, store_itoa(limit, lim, sizeof(lim))};
-    PGresult *r = store_exec(
+    return store_json_value(
         c,
         "SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]') FROM ("
         "  SELECT org_id AS org, id, booking_id AS booking, sequence_key AS sequence,"
@@ -91,13 +83,7 @@ int td_store_messages_list(PGconn *c, const char *org, const char *state, const 
         "   WHERE ($1::text IS NULL OR org_id = $1) AND ($2::text IS NULL OR status = $2)"
         "     AND ($3::text IS NULL OR booking_id = $3) AND ($4::text IS NULL OR channel = $4)"
         "   ORDER BY id DESC LIMIT $5::integer) x",
-        5, params, err, errcap);
-    if (!r)
-        return -EIO;
-    json_error_t jerr;
-    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    return *out ? 0 : -ENOMEM;
+        5, params, out, err, errcap);
 }
 
 /* Moves message id of org from one of the states in `from` to `to`, and
@@ -158,8 +144,7 @@ int td_store_message_cancel(PGconn *c, const char *org, int64_t id, const char *
 
 int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap)
 {
-    *out = NULL;
-    PGresult *r = store_exec(
+    return store_json_value(
         c,
         "SELECT json_build_object("
         " 'states', (SELECT coalesce(json_agg(json_build_array(org_id, channel, status, n)), '[]')"
@@ -168,11 +153,5 @@ int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap)
         " 'due', (SELECT coalesce(json_agg(json_build_array(org_id, n)), '[]')"
         "         FROM (SELECT org_id, count(*) AS n FROM tidings.messages"
         "                WHERE status = 'scheduled' AND scheduled_for <= now() GROUP BY 1) d))",
-        0, NULL, err, errcap);
-    if (!r)
-        return -EIO;
-    json_error_t jerr;
-    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    return *out ? 0 : -ENOMEM;
+        0, NULL, out, err, errcap);
 }

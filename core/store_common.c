@@ -30,6 +30,19 @@ PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const 
     return NULL;
 }
 
+int store_json_value(PGconn *c, const char *sql, int nparams, const char *const *params,
+                     json_t **out, char *err, size_t errcap)
+{
+    *out = NULL;
+    PGresult *r = store_exec(c, sql, nparams, params, err, errcap);
+    if (!r)
+        return -EIO;
+    json_error_t jerr;
+    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+    PQclear(r);
+    return *out ? 0 : -ENOMEM;
+}
+
 int64_t store_int64(PGresult *r, int row, int col, int64_t dflt)
 {
     if (PQgetisnull(r, row, col))

@@ -2,6 +2,7 @@
 #ifndef TD_STORE_COMMON_H
 #define TD_STORE_COMMON_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,11 @@
  * COMMAND_OK or TUPLES_OK (caller PQclears), else NULL with err set. */
 PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                      size_t errcap);
+
+/* Runs sql, which answers one row with one JSON column, and parses that
+ * value into *out (the caller decrefs). Returns 0, -EIO with err, or -ENOMEM. */
+int store_json_value(PGconn *c, const char *sql, int nparams, const char *const *params,
+                     json_t **out, char *err, size_t errcap);
 
 /* Reads a bigint / integer column value (NULL reads as dflt). */
 int64_t store_int64(PGresult *r, int row, int col, int64_t dflt);

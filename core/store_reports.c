@@ -187,27 +187,19 @@ int td_store_unsuppress(PGconn *c, const char *org, const char *channel, const c
 
 int td_store_suppressions(PGconn *c, const char *org, json_t **out, char *err, size_t errcap)
 {
-    *out = NULL;
     const char *params[] = {org};
-    PGresult *r = store_exec(c,
-                             "SELECT coalesce(json_agg(json_build_object('org', org_id, 'channel',"
-                             " channel, 'address', address, 'reason', reason, 'by', created_by,"
-                             " 'since', created_at) ORDER BY org_id, channel, address), '[]')"
-                             " FROM tidings.suppressions WHERE $1::text IS NULL OR org_id = $1",
-                             1, params, err, errcap);
-    if (!r)
-        return -EIO;
-    json_error_t jerr;
-    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    return *out ? 0 : -ENOMEM;
+    return store_json_value(c,
+                            "SELECT coalesce(json_agg(json_build_object('org', org_id, 'channel',"
+                            " channel, 'address', address, 'reason', reason, 'by', created_by,"
+                            " 'since', created_at) ORDER BY org_id, channel, address), '[]')"
+                            " FROM tidings.suppressions WHERE $1::text IS NULL OR org_id = $1",
+                            1, params, out, err, errcap);
 }
 
 int td_store_address_facts(PGconn *c, const char *triples, json_t **out, char *err, size_t errcap)
 {
-    *out = NULL;
     const char *params[] = {triples};
-    PGresult *r = store_exec(
+    return store_json_value(
         c,
         "WITH t AS (SELECT (x.ord - 1)::integer AS i, x.v->>0 AS org, x.v->>1 AS channel,"
         "                  x.v->>2 AS address"
@@ -220,11 +212,5 @@ int td_store_address_facts(PGconn *c, const char *triples, json_t **out, char *e
         "     SELECT 1 FROM tidings.inbound_contacts ic WHERE ic.org_id = t.org"
         "        AND ic.channel = t.channel AND ic.address = t.address"
         "        AND ic.last_inbound_at > now() - interval '24 hours')))",
-        1, params, err, errcap);
-    if (!r)
-        return -EIO;
-    json_error_t jerr;
-    *out = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
-    PQclear(r);
-    return *out ? 0 : -ENOMEM;
+        1, params, out, err, errcap);
 }

@@ -35,6 +35,15 @@ char *ib_authorization(const char *api_key)
 }
 
 /* Returns a copy of url without trailing slashes, or NULL. */
+char *ib_conn_url(const struct ib_conn *c, const char *path)
+{
+    size_t len = strlen(c->base_url) + strlen(path) + 1;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s%s", c->base_url, path);
+    return s;
+}
+
 char *ib_base_url(const char *url)
 {
     char *s = strdup(url);

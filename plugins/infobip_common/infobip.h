@@ -62,6 +62,10 @@ char *ib_authorization(const char *api_key);
 /* Returns a copy of url without trailing slashes (malloc'ed), or NULL. */
 char *ib_base_url(const char *url);
 
+/* Returns the endpoint's URL: the connection's base URL followed by path
+ * ("/sms/3/messages"), malloc'ed, or NULL when out of memory. */
+char *ib_conn_url(const struct ib_conn *c, const char *path);
+
 /* Whether s is an E.164 number: "+" and 8 to 15 digits, the first not 0. */
 bool ib_is_e164(const char *s);
 

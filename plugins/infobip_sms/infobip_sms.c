@@ -294,14 +294,12 @@ static int sms_create(const struct td_host *host, const struct td_config *cfg, v
     if (rc < 0)
         goto out_instance;
     s->sender = strdup(clean);
-    size_t len = strlen(s->conn.base_url) + sizeof("/sms/3/messages");
-    s->url = malloc(len);
+    s->url = ib_conn_url(&s->conn, "/sms/3/messages");
     if (!s->sender || !s->url) {
         snprintf(err->message, sizeof(err->message), "out of memory");
         rc = -ENOMEM;
         goto out_instance;
     }
-    snprintf(s->url, len, "%s/sms/3/messages", s->conn.base_url);
     rc = ib_conn_route(&s->conn, err);
     if (rc < 0)
         goto out_instance;

@@ -450,15 +450,6 @@ static int sender_digits(const char *s, char *out, size_t cap)
     return ib_e164_digits(e164, out, cap);
 }
 
-static char *join(const char *base, const char *path)
-{
-    size_t len = strlen(base) + strlen(path) + 1;
-    char *s = malloc(len);
-    if (s)
-        snprintf(s, len, "%s%s", base, path);
-    return s;
-}
-
 static int wa_create(const struct td_host *host, const struct td_config *cfg, void **instance,
                      struct td_error *err)
 {
@@ -480,8 +471,8 @@ static int wa_create(const struct td_host *host, const struct td_config *cfg, vo
     if (rc < 0)
         goto out_instance;
     wa->conn.cb.business_from = wa->sender;
-    wa->text_url = join(wa->conn.base_url, "/whatsapp/1/message/text");
-    wa->template_url = join(wa->conn.base_url, "/whatsapp/1/message/template");
+    wa->text_url = ib_conn_url(&wa->conn, "/whatsapp/1/message/text");
+    wa->template_url = ib_conn_url(&wa->conn, "/whatsapp/1/message/template");
     if (!wa->text_url || !wa->template_url) {
         snprintf(err->message, sizeof(err->message), "out of memory");
         rc = -ENOMEM;

@@ -246,6 +246,7 @@ static inline void fake_host_reports_clear(void)
 
 #ifdef FAKE_HOST_CURL
 #include <curl/curl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -410,6 +411,33 @@ static inline char *fake_provider_call(const struct fake_provider *fp, const cha
     if (status)
         *status = reply.status;
     return reply.body;
+}
+
+/* Clears what the fake recorded and its faults. Returns 0 when it answered 200. */
+static inline int fake_provider_reset(const struct fake_provider *fp)
+{
+    int status = 0;
+    free(fake_provider_call(fp, "POST", "/_control/reset", NULL, &status));
+    return status == 200 ? 0 : -1;
+}
+
+/* Sets the fake's faults (a JSON document, see tests/fake_provider). Returns
+ * 0 when it answered 200. */
+static inline int fake_provider_fault(const struct fake_provider *fp, const char *json)
+{
+    int status = 0;
+    free(fake_provider_call(fp, "POST", "/_control/faults", json, &status));
+    return status == 200 ? 0 : -1;
+}
+
+/* GET path of the control API, parsed (the caller decrefs), or NULL. */
+static inline json_t *fake_provider_json(const struct fake_provider *fp, const char *path)
+{
+    char *text = fake_provider_call(fp, "GET", path, NULL, NULL);
+    json_error_t jerr;
+    json_t *j = text ? json_loads(text, 0, &jerr) : NULL;
+    free(text);
+    return j;
 }
 #endif /* FAKE_HOST_CURL */
 

@@ -13,37 +13,10 @@
 
 static struct fake_provider fake;
 
-static void control_post(const char *path, const char *body)
-{
-    int status = 0;
-    free(fake_provider_call(&fake, "POST", path, body, &status));
-    CHECK(status == 200);
-}
-
-static void fake_reset(void)
-{
-    control_post("/_control/reset", NULL);
-}
-
-static void fake_fault(const char *json)
-{
-    control_post("/_control/faults", json);
-}
-
-/* GET path of the control API as JSON (decref it). */
-static json_t *control_json(const char *path)
-{
-    char *text = fake_provider_call(&fake, "GET", path, NULL, NULL);
-    json_error_t jerr;
-    json_t *j = text ? json_loads(text, 0, &jerr) : NULL;
-    free(text);
-    return j;
-}
-
 /* How many provider requests the fake received since the last reset. */
 static long requests_total(void)
 {
-    json_t *stats = control_json("/_control/stats");
+    json_t *stats = fake_provider_json(&fake, "/_control/stats");
     long n = 0;
     const char *path;
     json_t *v;
@@ -103,7 +76,7 @@ static void test_create(const struct td_plugin *p, const struct td_host *host)
 
 static void test_send(const struct td_plugin *p, void *inst)
 {
-    fake_reset();
+    CHECK(fake_provider_reset(&fake) == 0);
     struct td_message m[3] = {
         sms("m1", "k-sms-1", "+491701234567", "Hallo Anna, bis morgen um 10:00."),
         sms("m2", "k-sms-2", "0171 1234567", "Hallo"),
@@ -121,7 +94,7 @@ static void test_send(const struct td_plugin *p, void *inst)
     CHECK_STR(r[2].provider_id, "k-sms-3");
     CHECK(requests_total() == 1); /* one request for the chunk */
 
-    json_t *got = control_json("/_control/messages");
+    json_t *got = fake_provider_json(&fake, "/_control/messages");
     json_t *records = json_object_get(got, "messages");
     CHECK(json_array_size(records) == 2);
     CHECK_STR(rec_str(records, 0, "endpoint"), "/sms/3/messages");
@@ -139,7 +112,7 @@ static void test_send(const struct td_plugin *p, void *inst)
 
 static void test_refused_before_sending(const struct td_plugin *p, void *inst)
 {
-    fake_reset();
+    CHECK(fake_provider_reset(&fake) == 0);
     char *long_text = malloc(4002);
     memset(long_text, 'x', 4001);
     long_text[4001] = '\0';
@@ -176,8 +149,10 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     struct td_result r[2];
 
     /* REJECTED for one destination: FAIL with the status; the other is sent */
-    fake_reset();
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"reject\",\"to\":\"491709999999\"}");
+    CHECK(fake_provider_reset(&fake) == 0);
+    CHECK(fake_provider_fault(
+              &fake,
+              "{\"path\":\"/sms/3/messages\",\"mode\":\"reject\",\"to\":\"491709999999\"}") == 0);
     p->channel->deliver(inst, m, 2, r);
     CHECK(r[0].status == TD_OK);
     CHECK(r[1].status == TD_FAIL);
@@ -186,20 +161,24 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     CHECK(strstr(fake_host_last_log, "9999999") == NULL); /* numbers are masked in logs */
 
     /* REJECTED_DUPLICATE_MESSAGE_ID: that messageId was sent before, so it is OK */
-    fake_reset();
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":200,\"body\":"
-               "{\"bulkId\":\"b1\",\"messages\":[{\"messageId\":\"k-ok\",\"destination\":"
-               "\"491701234567\",\"status\":{\"groupId\":5,\"groupName\":\"REJECTED\",\"id\":23,"
-               "\"name\":\"REJECTED_DUPLICATE_MESSAGE_ID\",\"description\":\"Duplicate\"}}]}}");
+    CHECK(fake_provider_reset(&fake) == 0);
+    CHECK(fake_provider_fault(
+              &fake,
+              "{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":200,\"body\":"
+              "{\"bulkId\":\"b1\",\"messages\":[{\"messageId\":\"k-ok\",\"destination\":"
+              "\"491701234567\",\"status\":{\"groupId\":5,\"groupName\":\"REJECTED\",\"id\":23,"
+              "\"name\":\"REJECTED_DUPLICATE_MESSAGE_ID\",\"description\":\"Duplicate\"}}]}}") ==
+          0);
     p->channel->deliver(inst, m, 1, r);
     CHECK(r[0].status == TD_OK);
     CHECK_STR(r[0].provider_id, "k-ok");
 
     /* 400 in the new format: FAIL naming the violation */
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":400,\"body\":"
-               "{\"errorCode\":\"E400\",\"description\":\"Request cannot be processed.\","
-               "\"violations\":[{\"property\":\"messages[0].sender\",\"violation\":"
-               "\"must be a registered sender\"}],\"resources\":[]}}");
+    CHECK(fake_provider_fault(
+              &fake, "{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":400,\"body\":"
+                     "{\"errorCode\":\"E400\",\"description\":\"Request cannot be processed.\","
+                     "\"violations\":[{\"property\":\"messages[0].sender\",\"violation\":"
+                     "\"must be a registered sender\"}],\"resources\":[]}}") == 0);
     p->channel->deliver(inst, m, 2, r);
     CHECK(r[0].status == TD_FAIL && r[1].status == TD_FAIL);
     CHECK(r[0].http_status == 400);
@@ -207,18 +186,21 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     CHECK_HAS(r[0].reason, "messages[0].sender must be a registered sender");
 
     /* 400 in the legacy format: FAIL naming the validation error */
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":400,\"body\":"
-               "{\"requestError\":{\"serviceException\":{\"messageId\":\"BAD_REQUEST\",\"text\":"
-               "\"Bad request\",\"validationErrors\":{\"messages[0].destinations[0].to\":"
-               "[\"must not be blank\"]}}}}}");
+    CHECK(fake_provider_fault(
+              &fake,
+              "{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":400,\"body\":"
+              "{\"requestError\":{\"serviceException\":{\"messageId\":\"BAD_REQUEST\",\"text\":"
+              "\"Bad request\",\"validationErrors\":{\"messages[0].destinations[0].to\":"
+              "[\"must not be blank\"]}}}}}") == 0);
     p->channel->deliver(inst, m, 1, r);
     CHECK(r[0].status == TD_FAIL);
     CHECK_HAS(r[0].reason, "BAD_REQUEST");
     CHECK_HAS(r[0].reason, "messages[0].destinations[0].to must not be blank");
 
     /* 429 with Retry-After: RETRY after that long */
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":429,"
-               "\"retry_after\":7}");
+    CHECK(fake_provider_fault(&fake,
+                              "{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":429,"
+                              "\"retry_after\":7}") == 0);
     p->channel->deliver(inst, m, 2, r);
     CHECK(r[0].status == TD_RETRY && r[1].status == TD_RETRY);
     CHECK(r[0].retry_after_ms == 7000);
@@ -226,20 +208,22 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     CHECK_HAS(r[0].reason, "E429");
 
     /* 500: RETRY, the engine's backoff decides */
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":500}");
+    CHECK(fake_provider_fault(
+              &fake, "{\"path\":\"/sms/3/messages\",\"mode\":\"status\",\"status\":500}") == 0);
     p->channel->deliver(inst, m, 1, r);
     CHECK(r[0].status == TD_RETRY);
     CHECK(r[0].retry_after_ms == -1);
 
     /* a dropped connection: RETRY without an HTTP status */
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"drop\"}");
+    CHECK(fake_provider_fault(&fake, "{\"path\":\"/sms/3/messages\",\"mode\":\"drop\"}") == 0);
     p->channel->deliver(inst, m, 1, r);
     CHECK(r[0].status == TD_RETRY);
     CHECK(r[0].http_status == 0);
     CHECK_HAS(r[0].reason, "infobip unreachable");
 
     /* a deadline shortens the call: a slow answer is given up before it */
-    fake_fault("{\"path\":\"/sms/3/messages\",\"mode\":\"slow\",\"delay_ms\":3000}");
+    CHECK(fake_provider_fault(
+              &fake, "{\"path\":\"/sms/3/messages\",\"mode\":\"slow\",\"delay_ms\":3000}") == 0);
     struct td_message late = m[0];
     late.deadline_ms = fake_host_now_ms(NULL) + 400;
     int64_t started = fake_host_now_ms(NULL);
@@ -278,7 +262,7 @@ static void test_credentials_and_reports(const struct td_plugin *p, struct td_ho
     p->channel->destroy(good);
 
     /* reports = false, or no callback URL: no webhooks in the request */
-    fake_reset();
+    CHECK(fake_provider_reset(&fake) == 0);
     void *quiet = make(p, host, "ib_test_key", "Segelschule", "false", &err);
     p->channel->deliver(quiet, &m, 1, &r);
     CHECK(r.status == TD_OK);
@@ -289,7 +273,7 @@ static void test_credentials_and_reports(const struct td_plugin *p, struct td_ho
     CHECK(r.status == TD_OK);
     p->channel->destroy(nourl);
     host->callback_url = CALLBACK_URL;
-    json_t *got = control_json("/_control/messages");
+    json_t *got = fake_provider_json(&fake, "/_control/messages");
     json_t *records = json_object_get(got, "messages");
     CHECK(json_array_size(records) == 2);
     CHECK(rec_str(records, 0, "notifyUrl") == NULL);

@@ -17,37 +17,10 @@
 
 static struct fake_provider fake;
 
-static void control_post(const char *path, const char *body)
-{
-    int status = 0;
-    free(fake_provider_call(&fake, "POST", path, body, &status));
-    CHECK(status == 200);
-}
-
-static void fake_reset(void)
-{
-    control_post("/_control/reset", NULL);
-}
-
-static void fake_fault(const char *json)
-{
-    control_post("/_control/faults", json);
-}
-
-/* GET path of the control API as JSON (decref it). */
-static json_t *control_json(const char *path)
-{
-    char *text = fake_provider_call(&fake, "GET", path, NULL, NULL);
-    json_error_t jerr;
-    json_t *j = text ? json_loads(text, 0, &jerr) : NULL;
-    free(text);
-    return j;
-}
-
 /* Requests the fake received on path since the last reset. */
 static long requests_on(const char *path)
 {
-    json_t *stats = control_json("/_control/stats");
+    json_t *stats = fake_provider_json(&fake, "/_control/stats");
     long n = (long)json_integer_value(json_object_get(json_object_get(stats, "requests"), path));
     json_decref(stats);
     return n;
@@ -56,7 +29,7 @@ static long requests_on(const char *path)
 /* The fake's record of the message with this messageId (a new reference), or NULL. */
 static json_t *record_of(const char *message_id)
 {
-    json_t *got = control_json("/_control/messages");
+    json_t *got = fake_provider_json(&fake, "/_control/messages");
     json_t *found = NULL;
     size_t i;
     json_t *rec;
@@ -133,7 +106,7 @@ static void test_create(const struct td_plugin *p, const struct td_host *host)
 
 static void test_routes(const struct td_plugin *p, void *inst)
 {
-    fake_reset();
+    CHECK(fake_provider_reset(&fake) == 0);
     struct td_message m[6] = {
         text_msg("w1", "k-wa-1", "+491701234567", "Hallo Frank, bis morgen!"),
         template_msg("w2", "k-wa-2", "+491701234568"),
@@ -196,7 +169,7 @@ static void test_routes(const struct td_plugin *p, void *inst)
 
 static void test_refused_before_sending(const struct td_plugin *p, void *inst)
 {
-    fake_reset();
+    CHECK(fake_provider_reset(&fake) == 0);
     static const char *const with_empty[] = {"Frau Müller", "  \n "};
     static const char *const with_break[] = {"Hafen\nSteg 3", "12.05.\t10:00"};
     char *long_text = malloc(4098);
@@ -247,9 +220,10 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     struct td_result r[3];
 
     /* REJECTED: the text message, and one of two template messages */
-    fake_reset();
-    fake_fault("[{\"path\":\"" TEXT_PATH "\",\"mode\":\"reject\"},"
-               "{\"path\":\"" TEMPLATE_PATH "\",\"mode\":\"reject\",\"to\":\"491709999999\"}]");
+    CHECK(fake_provider_reset(&fake) == 0);
+    CHECK(fake_provider_fault(&fake, "[{\"path\":\"" TEXT_PATH "\",\"mode\":\"reject\"},"
+                                     "{\"path\":\"" TEMPLATE_PATH
+                                     "\",\"mode\":\"reject\",\"to\":\"491709999999\"}]") == 0);
     p->channel->deliver(inst, m, 3, r);
     CHECK(r[0].status == TD_FAIL);
     CHECK_STR(r[0].reason, "REJECTED_DESTINATION (52): Invalid destination address");
@@ -261,10 +235,11 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     CHECK(strstr(fake_host_last_log, "9999999") == NULL); /* numbers are masked in logs */
 
     /* 400 in the legacy format on the text endpoint: FAIL naming the field */
-    fake_fault("{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":400,\"body\":"
-               "{\"requestError\":{\"serviceException\":{\"messageId\":\"BAD_REQUEST\","
-               "\"text\":\"Bad request\",\"validationErrors\":{\"content.text\":"
-               "[\"size must be between 1 and 4096\",\"must not be blank\"]}}}}}");
+    CHECK(fake_provider_fault(
+              &fake, "{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":400,\"body\":"
+                     "{\"requestError\":{\"serviceException\":{\"messageId\":\"BAD_REQUEST\","
+                     "\"text\":\"Bad request\",\"validationErrors\":{\"content.text\":"
+                     "[\"size must be between 1 and 4096\",\"must not be blank\"]}}}}}") == 0);
     p->channel->deliver(inst, m, 2, r);
     CHECK(r[0].status == TD_FAIL);
     CHECK(r[0].http_status == 400);
@@ -272,17 +247,20 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     CHECK(r[1].status == TD_OK); /* the template request was fine */
 
     /* 400 in the new format on the template endpoint */
-    fake_fault("{\"path\":\"" TEMPLATE_PATH "\",\"mode\":\"status\",\"status\":400,\"body\":"
-               "{\"errorCode\":\"E400\",\"description\":\"Request cannot be processed.\","
-               "\"violations\":[{\"property\":\"messages[0].content.templateName\","
-               "\"violation\":\"template not found\"}]}}");
+    CHECK(fake_provider_fault(
+              &fake, "{\"path\":\"" TEMPLATE_PATH "\",\"mode\":\"status\",\"status\":400,\"body\":"
+                     "{\"errorCode\":\"E400\",\"description\":\"Request cannot be processed.\","
+                     "\"violations\":[{\"property\":\"messages[0].content.templateName\","
+                     "\"violation\":\"template not found\"}]}}") == 0);
     p->channel->deliver(inst, &m[1], 2, r);
     CHECK(r[0].status == TD_FAIL && r[1].status == TD_FAIL);
     CHECK_HAS(r[0].reason, "messages[0].content.templateName template not found");
 
     /* 429 with Retry-After on the text endpoint; a dropped template request */
-    fake_fault("[{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":429,"
-               "\"retry_after\":3},{\"path\":\"" TEMPLATE_PATH "\",\"mode\":\"drop\"}]");
+    CHECK(fake_provider_fault(&fake,
+                              "[{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":429,"
+                              "\"retry_after\":3},{\"path\":\"" TEMPLATE_PATH
+                              "\",\"mode\":\"drop\"}]") == 0);
     p->channel->deliver(inst, m, 3, r);
     CHECK(r[0].status == TD_RETRY);
     CHECK(r[0].retry_after_ms == 3000);
@@ -290,16 +268,19 @@ static void test_verdicts(const struct td_plugin *p, void *inst)
     CHECK(r[1].http_status == 0);
 
     /* 503 without Retry-After */
-    fake_fault("{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":503}");
+    CHECK(fake_provider_fault(&fake, "{\"path\":\"" TEXT_PATH
+                                     "\",\"mode\":\"status\",\"status\":503}") == 0);
     p->channel->deliver(inst, m, 1, r);
     CHECK(r[0].status == TD_RETRY);
     CHECK(r[0].retry_after_ms == -1);
 
     /* a 200 that names REJECTED_DUPLICATE_MESSAGE_ID: sent before, OK */
-    fake_fault("{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":200,\"body\":"
-               "{\"to\":\"491701234567\",\"messageCount\":1,\"messageId\":\"k-text\",\"status\":"
-               "{\"groupId\":5,\"groupName\":\"REJECTED\",\"id\":23,\"name\":"
-               "\"REJECTED_DUPLICATE_MESSAGE_ID\",\"description\":\"Duplicate\"}}}");
+    CHECK(fake_provider_fault(
+              &fake,
+              "{\"path\":\"" TEXT_PATH "\",\"mode\":\"status\",\"status\":200,\"body\":"
+              "{\"to\":\"491701234567\",\"messageCount\":1,\"messageId\":\"k-text\",\"status\":"
+              "{\"groupId\":5,\"groupName\":\"REJECTED\",\"id\":23,\"name\":"
+              "\"REJECTED_DUPLICATE_MESSAGE_ID\",\"description\":\"Duplicate\"}}}") == 0);
     p->channel->deliver(inst, m, 1, r);
     CHECK(r[0].status == TD_OK);
     CHECK_STR(r[0].provider_id, "k-text");
@@ -487,7 +468,7 @@ int main(void)
     char long_url[2200];
     snprintf(long_url, sizeof(long_url), "https://tidings.example/%02090d", 0);
     host.callback_url = long_url;
-    fake_reset();
+    CHECK(fake_provider_reset(&fake) == 0);
     void *longer = make(p, &host, "ib_test_key", "+4930123456789", &err);
     CHECK_HAS(fake_host_last_log, "longer than the 2048");
     struct td_message m = text_msg("w9", "k-long", "+491701234567", "Hallo");

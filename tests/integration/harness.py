@@ -184,6 +184,21 @@ class Engine:
         return self.proc.returncode
 
 
+def close_class(engine, setup, db, fake=None):
+    """Ends a test class: stops the engine (and the fake provider), removes
+    the set-up and drops the database, then asserts the engine exited cleanly
+    (under ASan a leak or memory error changes its exit code). Returns the
+    engine's log for further checks."""
+    code = engine.stop()
+    log = engine.log_text()
+    if fake:
+        fake.stop()
+    setup.remove()
+    db.drop()
+    assert code == 0, f"engine exited with {code}:\n{log[-4000:]}"
+    return log
+
+
 def booking(booking_id="B-1", days_ahead=3, hours=6, status="confirmed", **extra):
     """A booking document starting days_ahead from now (whole minutes, UTC)."""
     now = int(time.time()) // 60 * 60

@@ -12,7 +12,7 @@ import subprocess
 import time
 import unittest
 
-from harness import (SOURCE_DIR, Database, Engine, Setup, booking, dumps, psql, scalar,
+from harness import (SOURCE_DIR, Database, Engine, Setup, booking, close_class, dumps, psql, scalar,
                      wait_until, webhook_client)
 
 DEMO = os.path.join(SOURCE_DIR, "sql", "seed", "demo.json")
@@ -43,11 +43,7 @@ class SqlWayIn(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.engine.stop()
-        log = cls.engine.log_text()
-        cls.setup.remove()
-        cls.db.drop()
-        assert code == 0, log[-3000:]
+        close_class(cls.engine, cls.setup, cls.db)
 
     def expanded(self, booking_id, rows=4, timeout=10):
         wait_until(lambda: scalar(self.dsn, f"SELECT count(*) FROM tidings.messages WHERE booking_id = '{booking_id}'")

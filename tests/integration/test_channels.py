@@ -11,9 +11,9 @@ import urllib.parse
 import urllib.request
 
 from fake_provider import FakeProvider
-from harness import (Database, Engine, Setup, callback_path, counts_by_status, import_templates,
-                     new_secret, psql, scalar, seed_messages, svix_headers, wait_until,
-                     webhook_client)
+from harness import (Database, Engine, Setup, callback_path, close_class, counts_by_status,
+                     import_templates, new_secret, psql, scalar, seed_messages, svix_headers,
+                     wait_until, webhook_client)
 
 
 def http(method, url, body=None, headers=None):
@@ -57,14 +57,8 @@ class Resend(unittest.TestCase):
     def tearDownClass(cls):
         from spec_check import validate_recorded
         problems = validate_recorded(cls.fake.messages())
+        log = close_class(cls.engine, cls.setup, cls.db, cls.fake)
         assert problems == [], "requests Resend would refuse:\n" + "\n".join(problems)
-        code = cls.engine.stop()
-
-        log = cls.engine.log_text()
-        cls.fake.stop()
-        cls.setup.remove()
-        cls.db.drop()
-        assert code == 0, log[-3000:]
         assert cls.fake.resend_key not in log and cls.webhook_secret not in log, "a secret in the log"
 
     def send_one(self, prefix, **kw):

@@ -11,8 +11,8 @@ import time
 import unittest
 import zoneinfo
 
-from harness import (SOURCE_DIR, Database, Engine, Setup, make_due_now, psql, rows, scalar,
-                     wait_until)
+from harness import (SOURCE_DIR, Database, Engine, Setup, close_class, make_due_now, psql, rows,
+                     scalar, wait_until)
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 HAFF = os.path.join(SOURCE_DIR, "sql", "seed", "haff-segeln.json")
@@ -69,11 +69,7 @@ class GerritsSequences(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.engine.stop()
-        log = cls.engine.log_text()
-        cls.setup.remove()
-        cls.db.drop()
-        assert code == 0, log[-3000:]
+        close_class(cls.engine, cls.setup, cls.db)
 
     def post(self, booking):
         status, answer, _ = self.engine.post("haff", booking)
@@ -262,11 +258,7 @@ class TimingAndChannels(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.engine.stop()
-        log = cls.engine.log_text()
-        cls.setup.remove()
-        cls.db.drop()
-        assert code == 0, log[-3000:]
+        close_class(cls.engine, cls.setup, cls.db)
 
     def post(self, booking, org="acme"):
         status, answer, _ = self.engine.post(org, booking)

@@ -10,7 +10,7 @@ import statistics
 import time
 import unittest
 
-from harness import (SOURCE_DIR, Database, Engine, Setup, booking, dumps, psql, scalar,
+from harness import (SOURCE_DIR, Database, Engine, Setup, booking, close_class, dumps, psql, scalar,
                      wait_until, webhook_client)
 
 DEMO_SEQUENCES = os.path.join(SOURCE_DIR, "sql", "seed", "demo.json")
@@ -33,12 +33,7 @@ class WalkingSkeleton(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        code = cls.engine.stop()
-        log = cls.engine.log_text()
-        cls.setup.remove()
-        cls.db.drop()
-        # a clean exit; under ASan a leak or memory error would change it
-        assert code == 0, f"engine exited with {code}:\n{log[-4000:]}"
+        close_class(cls.engine, cls.setup, cls.db)
 
     def test_booking_becomes_sent_messages_in_the_outbox(self):
         dsn = self.db.dsn

@@ -115,7 +115,9 @@ static struct series *series_get(struct td_metrics *m, size_t f, const char *lab
     return s;
 }
 
-void td_metrics_add(struct td_metrics *m, const char *family, const char *labels, double v)
+/* Adds v to the series' value, or sets it to v. */
+static void metrics_update(struct td_metrics *m, const char *family, const char *labels, double v,
+                           bool add)
 {
     int f = m ? family_index(family) : -1;
     if (f < 0)
@@ -123,20 +125,18 @@ void td_metrics_add(struct td_metrics *m, const char *family, const char *labels
     pthread_mutex_lock(&m->lock);
     struct series *s = series_get(m, (size_t)f, labels);
     if (s)
-        s->value += v;
+        s->value = add ? s->value + v : v;
     pthread_mutex_unlock(&m->lock);
+}
+
+void td_metrics_add(struct td_metrics *m, const char *family, const char *labels, double v)
+{
+    metrics_update(m, family, labels, v, true);
 }
 
 void td_metrics_set(struct td_metrics *m, const char *family, const char *labels, double v)
 {
-    int f = m ? family_index(family) : -1;
-    if (f < 0)
-        return;
-    pthread_mutex_lock(&m->lock);
-    struct series *s = series_get(m, (size_t)f, labels);
-    if (s)
-        s->value = v;
-    pthread_mutex_unlock(&m->lock);
+    metrics_update(m, family, labels, v, false);
 }
 
 void td_metrics_clear(struct td_metrics *m, const char *family)

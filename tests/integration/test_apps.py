@@ -35,7 +35,7 @@ class SqlWayIn(unittest.TestCase):
         cls.db = Database()
         cls.setup = Setup(cls.db, orgs=("acme",))
         with open(os.path.join(cls.setup.dir, "conf.d", "acme.ini"), "a") as f:
-            f.write("\n[trigger.app]\nplugin = pg_notify\nrecheck = 2\nworkers = 3\n")
+            f.write("\n[trigger.app]\nplugin = pg_notify\nworkers = 3\n")
         cls.setup.cli("migrate")
         cls.setup.cli("sequences", "import", "--org", "acme", DEMO)
         cls.dsn = cls.db.dsn

@@ -87,21 +87,25 @@ static void *pg_notify_worker_main(void *arg)
     }
 }
 
-/* Waits for a NOTIFY, the re-check or a stop. Returns false when the
- * connection broke. */
-static bool pg_notify_wait(struct pg_notify *pn, PGconn *c, long timeout_ms)
+/* Waits for a NOTIFY, the re-check or a stop. *ours says whether events of
+ * this organization may wait: a NOTIFY naming it (the payload is the
+ * organization's id) or the re-check. Returns false when the connection
+ * broke. */
+static bool pg_notify_wait(struct pg_notify *pn, PGconn *c, long timeout_ms, bool *ours)
 {
     struct pollfd fds[2] = {{.fd = pn->wake[0], .events = POLLIN},
                             {.fd = PQsocket(c), .events = POLLIN}};
-    poll(fds, 2, (int)timeout_ms);
+    *ours = poll(fds, 2, (int)timeout_ms) == 0;
     char drain[32];
     while (read(pn->wake[0], drain, sizeof(drain)) > 0)
         ;
     if (PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK)
         return false;
     PGnotify *n;
-    while ((n = PQnotifies(c)))
+    while ((n = PQnotifies(c))) {
+        *ours = *ours || !n->extra[0] || strcmp(n->extra, pn->host->org_id) == 0;
         PQfreemem(n);
+    }
     return true;
 }
 
@@ -132,8 +136,9 @@ static void *pg_notify_listener_main(void *arg)
         pg_notify_signal_workers(pn);
         bool ok = true;
         while (ok && !atomic_load(&pn->stopping)) {
-            ok = pg_notify_wait(pn, c, pn->recheck_ms);
-            if (ok && !atomic_load(&pn->stopping))
+            bool ours = false;
+            ok = pg_notify_wait(pn, c, pn->recheck_ms, &ours);
+            if (ok && ours && !atomic_load(&pn->stopping))
                 pg_notify_signal_workers(pn);
         }
         if (!ok && !atomic_load(&pn->stopping)) {

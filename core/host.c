@@ -3,6 +3,7 @@
 
 #include "engine.h"
 #include "http_client.h"
+#include "http_result.h"
 #include "intake.h"
 #include "log.h"
 #include "report.h"

@@ -23,8 +23,4 @@ void td_http_reply_release(struct td_http_reply *reply);
 int td_http_client_request_many(const struct td_http_call *calls, struct td_http_reply *replies,
                                 size_t n, size_t max_parallel, long default_timeout_ms);
 
-/* transport error, 408, 429, 5xx -> RETRY (with Retry-After); 401, 403 ->
- * SUSPEND; other 4xx, 3xx -> FAIL; 2xx -> OK. */
-void td_result_from_http(const struct td_http_reply *reply, struct td_result *result);
-
 #endif

@@ -10,6 +10,7 @@
 #ifndef TD_FAKE_HOST_H
 #define TD_FAKE_HOST_H
 
+#include "http_result.h"
 #include "tidings/plugin.h"
 
 #include <dlfcn.h>
@@ -47,31 +48,6 @@ static int64_t fake_host_now_ms(const struct td_host *host)
 static void fake_host_mask(const char *address, char *out, size_t cap)
 {
     snprintf(out, cap, "%.2s***", address ? address : "");
-}
-
-/* ---- the engine's mapping of an HTTP answer (core/http_client.c) ---- */
-
-static void fake_host_result_from_http(const struct td_http_reply *reply, struct td_result *result)
-{
-    memset(result, 0, sizeof(*result));
-    result->retry_after_ms = reply->retry_after_ms;
-    result->http_status = reply->status;
-    int s = reply->status;
-    if (s == 0) {
-        result->status = TD_RETRY;
-        snprintf(result->reason, sizeof(result->reason), "no answer: %.200s", reply->error);
-    } else if (s >= 200 && s < 300) {
-        result->status = TD_OK;
-    } else if (s == 408 || s == 429 || s >= 500) {
-        result->status = TD_RETRY;
-        snprintf(result->reason, sizeof(result->reason), "HTTP %d", s);
-    } else if (s == 401 || s == 403) {
-        result->status = TD_SUSPEND;
-        snprintf(result->reason, sizeof(result->reason), "HTTP %d: credentials refused", s);
-    } else {
-        result->status = TD_FAIL;
-        snprintf(result->reason, sizeof(result->reason), "HTTP %d", s);
-    }
 }
 
 /* ---- the one route a plugin registers, and its responses ---- */
@@ -455,7 +431,7 @@ static struct td_host fake_host_make(const char *org, const char *instance)
         .http_route = fake_host_http_route,
         .respond = fake_host_respond,
         .respond_header = fake_host_respond_header,
-        .result_from_http = fake_host_result_from_http,
+        .result_from_http = td_result_from_http, /* the engine's own (core/http_result.c) */
         .report = fake_host_report,
 #ifdef FAKE_HOST_CURL
         .http_request = fake_host_http_request,

@@ -39,6 +39,7 @@ import select
 import signal
 import subprocess
 import time
+import unittest
 
 DEFAULT_BIN = "/work/main/build/tests/fake_provider/fake_provider"
 
@@ -239,3 +240,20 @@ class FakeProvider:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+class FakeProviderCase(unittest.TestCase):
+    """A test class with one fake provider for all its tests, reset before
+    each and required to exit cleanly at the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeProvider()
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.fake.stop()
+        assert rc == 0, f"fake_provider exited with {rc}"
+
+    def setUp(self):
+        self.fake.reset()

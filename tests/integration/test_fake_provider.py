@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fake_provider import FakeProvider, default_binary  # noqa: E402
+from fake_provider import FakeProvider, FakeProviderCase, default_binary  # noqa: E402
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -43,21 +43,7 @@ def wa_template(to="491701234567", message_id="wa-1", **content):
                           "content": c, "notifyUrl": "http://127.0.0.1:9/wa"}]}
 
 
-class FakeProviderTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fake = FakeProvider()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.fake.stop()
-        assert rc == 0, f"fake_provider exited with {rc}"
-
-    def setUp(self):
-        self.fake.reset()
-
-
-class ResendTest(FakeProviderTest):
+class ResendTest(FakeProviderCase):
     def test_send_email_records_it(self):
         body = email(
             to="patient@example.org", reply_to="info@example.de",
@@ -263,7 +249,7 @@ class ResendTest(FakeProviderTest):
         self.assertEqual(self.fake.stats()["accepted"], 5)
 
 
-class InfobipTest(FakeProviderTest):
+class InfobipTest(FakeProviderCase):
     def test_sms3(self):
         body = sms3({"to": "491701234567", "messageId": "n-1"}, {"to": "491709999999"},
                     webhooks={"delivery": {"url": "http://127.0.0.1:9/dlr"},
@@ -421,7 +407,7 @@ class InfobipTest(FakeProviderTest):
         self.assertEqual((s["accepted"], s["unique_keys"], s["duplicates"]), (4, 2, 2))
 
 
-class FaultTest(FakeProviderTest):
+class FaultTest(FakeProviderCase):
     def test_status_with_retry_after_resend(self):
         self.fake.fault("/emails", "status", status=429, retry_after=2)
         r = self.fake.resend("/emails", email())
@@ -548,7 +534,7 @@ class FaultTest(FakeProviderTest):
         self.assertEqual(self.fake.faults(), [])
 
 
-class ControlTest(FakeProviderTest):
+class ControlTest(FakeProviderCase):
     def test_stats_messages_since_and_reset(self):
         for i in range(5):
             self.fake.resend("/emails", email(subject=f"s{i}"))

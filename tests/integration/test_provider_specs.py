@@ -24,7 +24,7 @@ import spec_check  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "scripts"))
 import extract_provider_specs  # noqa: E402  (its dump(); PyYAML is not needed for that)
-from fake_provider import FakeProvider, default_binary  # noqa: E402
+from fake_provider import FakeProviderCase, default_binary  # noqa: E402
 from spec_check import validate, validate_batch_item, validate_recorded  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -353,7 +353,7 @@ class ValidateRecordedTest(unittest.TestCase):
         self.assertTrue(any("record 3" in e and '"request"' in e for e in errors), errors)
 
 
-class FakeProviderRoundTripTest(unittest.TestCase):
+class FakeProviderRoundTripTest(FakeProviderCase):
     """Correct bodies through the fake provider: every record's "request" validates."""
 
     @classmethod
@@ -361,15 +361,7 @@ class FakeProviderRoundTripTest(unittest.TestCase):
         if not os.environ.get("FAKE_PROVIDER_BIN") and not os.path.exists(default_binary()):
             raise unittest.SkipTest(f"no fake_provider at {default_binary()} (build it, or set "
                                     "FAKE_PROVIDER_BIN)")
-        cls.fake = FakeProvider()
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.fake.stop()
-        assert rc == 0, f"fake_provider exited with {rc}"
-
-    def setUp(self):
-        self.fake.reset()
+        super().setUpClass()
 
     def test_every_endpoint(self):
         r = self.fake.resend("/emails", resend_email(), idempotency_key="spec/1")

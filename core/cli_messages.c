@@ -18,7 +18,8 @@ static const char messages_usage[] =
     "       tidings [-c FILE] messages retry  --org ORG --reason TEXT [--as NAME] ID...\n"
     "       tidings [-c FILE] messages cancel --org ORG --reason TEXT [--as NAME] ID...\n"
     "\n"
-    "list    the newest messages (default 50), filtered; --json prints them as JSON\n"
+    "list    the newest messages (default 50), filtered; times in each booking's zone with\n"
+    "        its offset (2026-10-25 02:35 +02:00); --json prints them as JSON, times in UTC\n"
     "retry   a failed, expired, skipped or cancelled message: due now, attempts from zero\n"
     "cancel  a scheduled message\n"
     "Each retry and cancel is recorded in tidings.actions with who (--as, else $USER) and\n"
@@ -103,22 +104,65 @@ static const char *text_of(json_t *o, const char *key)
     return json_is_string(v) ? json_string_value(v) : "";
 }
 
+/* The columns of `messages list`, each as wide as its widest value. */
+static const char *const list_columns[] = {"ID",      "ORG",   "BOOKING", "SEQUENCE/STEP",
+                                           "CHANNEL", "STATE", "TRY",     "SCHEDULED (LOCAL)",
+                                           "REASON"};
+#define LIST_COLUMNS (sizeof(list_columns) / sizeof(list_columns[0]))
+
+/* Row r's text in column k (into buf for the composed ones). */
+static const char *list_cell(json_t *r, size_t k, char *buf, size_t cap)
+{
+    switch (k) {
+    case 0:
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(json_object_get(r, "id")));
+        return buf;
+    case 1: return text_of(r, "org");
+    case 2: return text_of(r, "booking");
+    case 3: snprintf(buf, cap, "%s/%s", text_of(r, "sequence"), text_of(r, "step")); return buf;
+    case 4: return text_of(r, "channel");
+    case 5: return text_of(r, "status");
+    case 6:
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(json_object_get(r, "attempts")));
+        return buf;
+    case 7: return text_of(r, "scheduled_local");
+    default: return text_of(r, "reason");
+    }
+}
+
+/* Prints rows as a table; times in each booking's own zone with their offset
+ * (`--json` keeps UTC). Nothing is cut off. */
 static void print_list(json_t *rows)
 {
-    printf("%-8s %-12s %-14s %-20s %-12s %-8s %-10s %-3s %-19s %s\n", "ID", "ORG", "BOOKING",
-           "SEQUENCE/STEP", "CHANNEL", "STATE", "", "TRY", "SCHEDULED (UTC)", "REASON");
+    int width[LIST_COLUMNS];
+    char buf[600];
+    for (size_t k = 0; k < LIST_COLUMNS; k++)
+        width[k] = (int)strlen(list_columns[k]);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r)
     {
-        char seqstep[64];
-        snprintf(seqstep, sizeof(seqstep), "%.30s/%.20s", text_of(r, "sequence"),
-                 text_of(r, "step"));
-        printf("%-8lld %-12.12s %-14.14s %-20.20s %-12.12s %-8.8s %-10s %-3lld %-19.19s %s\n",
-               (long long)json_integer_value(json_object_get(r, "id")), text_of(r, "org"),
-               text_of(r, "booking"), seqstep, text_of(r, "channel"), text_of(r, "status"), "",
-               (long long)json_integer_value(json_object_get(r, "attempts")),
-               text_of(r, "scheduled_for"), text_of(r, "reason"));
+        for (size_t k = 0; k + 1 < LIST_COLUMNS; k++) {
+            int n = (int)strlen(list_cell(r, k, buf, sizeof(buf)));
+            if (n > width[k])
+                width[k] = n;
+        }
+    }
+    for (size_t k = 0; k < LIST_COLUMNS; k++) {
+        if (k + 1 < LIST_COLUMNS)
+            printf("%-*s  ", width[k], list_columns[k]);
+        else
+            printf("%s\n", list_columns[k]);
+    }
+    json_array_foreach(rows, i, r)
+    {
+        for (size_t k = 0; k < LIST_COLUMNS; k++) {
+            const char *cell = list_cell(r, k, buf, sizeof(buf));
+            if (k + 1 < LIST_COLUMNS)
+                printf("%-*s  ", width[k], cell);
+            else
+                printf("%s\n", cell);
+        }
     }
     printf("(%zu message%s)\n", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s");
 }

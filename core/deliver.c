@@ -190,7 +190,8 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
     snprintf(p->idempotency_key, sizeof(p->idempotency_key), "tidings-%s-%" PRId64, m->org_id,
              m->id);
     if (m->deadline_ms >= 0 && now > m->deadline_ms) {
-        set_outcome(o, p, "expired", "its deadline passed before it could be sent");
+        set_outcome(o, p, "expired", "its deadline (%s) passed before it could be sent",
+                    m->deadline_local ? m->deadline_local : "(unknown)");
         return;
     }
     const struct td_org_config *org = td_conf_org(engine->conf, m->org_id);

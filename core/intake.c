@@ -45,8 +45,9 @@ static int intake_other_bookings(void *ctx, const struct td_other_bookings_query
 /* Lifecycle effects on rows already there: sequences that exit on one of the
  * transitions cancel their pending rows; a moved booking re-times its rows. */
 static int intake_effects(PGconn *c, const char *org, const char *tz, const struct td_booking *b,
-                          const struct td_transitions *t, const struct td_sequence_set *set,
-                          struct td_buf *summary, char *err, size_t errcap)
+                          int64_t arrival_ms, const struct td_transitions *t,
+                          const struct td_sequence_set *set, struct td_buf *summary, char *err,
+                          size_t errcap)
 {
     json_t *exiting = json_array();
     for (size_t i = 0; i < set->count; i++) {
@@ -67,7 +68,7 @@ static int intake_effects(PGconn *c, const char *org, const char *tz, const stru
     json_decref(exiting);
     if (rc == 0 && td_transitions_has(t, "booking.moved")) {
         int retimed = 0, skipped = 0;
-        rc = td_store_messages_retime(c, org, b, tz, &retimed, &skipped, err, errcap);
+        rc = td_store_messages_retime(c, org, b, tz, arrival_ms, &retimed, &skipped, err, errcap);
         if (retimed || skipped)
             td_buf_printf(summary, "; %d re-timed, %d skipped by the move", retimed, skipped);
     }
@@ -116,7 +117,7 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
     if (td_sequence_cache_get(e->sequences, c, org->id, ev->objects_version, &set, err, errcap) < 0)
         return -EIO;
     struct td_buf summary = {0};
-    int rc = intake_effects(c, org->id, tz, b, &t, set, &summary, err, errcap);
+    int rc = intake_effects(c, org->id, tz, b, ev->received_ms, &t, set, &summary, err, errcap);
     struct intake_lookup lookup = {c, org->id, b};
     struct td_condition_env env = {b->doc, intake_other_bookings, &lookup};
     struct td_plan plan = {0};
@@ -125,8 +126,8 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
     int skipped = 0;
     int64_t first_due_ms = 0;
     if (rc == 0)
-        rc = td_store_messages_plan(c, org->id, b->id, tz, ev->id, &plan, scheduled, &skipped,
-                                    &first_due_ms, err, errcap);
+        rc = td_store_messages_plan(c, org->id, b->id, tz, ev->id, ev->received_ms, &plan,
+                                    scheduled, &skipped, &first_due_ms, err, errcap);
     if (rc == 0)
         intake_scheduled_add(tx, *scheduled, first_due_ms);
     td_plan_clear(&plan);

@@ -358,6 +358,15 @@ static int seq_step(json_t *s, size_t index, struct td_sequence *seq, char *err,
             return -EINVAL;
         }
         step->min_lead_minutes = (long)d * 1440 + m;
+        if (step->anchor == TD_ANCHOR_TRIGGER) {
+            /* the anchor is the trigger itself: the lead is always zero */
+            snprintf(err, cap,
+                     "%s.min_lead: a step timed from the trigger is always booked zero time "
+                     "ahead of it, so a min_lead could never hold; time the step from start or "
+                     "end, or drop min_lead",
+                     path);
+            return -EINVAL;
+        }
     }
     return seq_sends(json_object_get(s, "send"), path, step, seq->owned, err, cap);
 }

@@ -79,19 +79,19 @@ int td_store_booking_lock(PGconn *c, const char *org, const char *booking_id, js
 int td_store_booking_save(PGconn *c, const char *org, const struct td_booking *b, const char *tz,
                           int64_t event_id, char *err, size_t errcap);
 
-/* A step whose moment passed less than this long before its booking arrived
- * is still sent (an "at the trigger" step always is); an older one is skipped. */
-#define TD_LATE_GRACE_S 60
-
 /* Writes the plan's rows (existing ones are kept: expansion is idempotent),
- * computing local send times in tz. A row whose time passed more than
- * TD_LATE_GRACE_S ago is written as skipped. Counts what was newly scheduled and skipped.
- * *first_due_ms gets the earliest newly scheduled time (set only when
- * *scheduled > 0); the caller wakes the dispatchers with it, once per
- * transaction. */
+ * computing local send times in tz. "Past" is judged against arrival_ms, the
+ * instant the event arrived (epoch ms), never against the clock now: a row
+ * whose time lies before it, even by a second, is written as skipped
+ * ("past: ..."); a "before" row whose deadline (the booking's start) has
+ * passed by now is written as expired; both name their times in tz. Counts
+ * what was newly scheduled and what not. *first_due_ms gets the earliest
+ * newly scheduled time (set only when *scheduled > 0); the caller wakes the
+ * dispatchers with it, once per transaction. */
 int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, const char *tz,
-                           int64_t event_id, const struct td_plan *plan, int *scheduled,
-                           int *skipped, int64_t *first_due_ms, char *err, size_t errcap);
+                           int64_t event_id, int64_t arrival_ms, const struct td_plan *plan,
+                           int *scheduled, int *skipped, int64_t *first_due_ms, char *err,
+                           size_t errcap);
 
 /* Cancels the booking's scheduled rows of the sequences in seq_keys (a JSON
  * array of keys), with reason. *count gets how many. */
@@ -99,10 +99,12 @@ int td_store_messages_cancel(PGconn *c, const char *org, const char *booking_id,
                              const char *reason, int *count, char *err, size_t errcap);
 
 /* Re-times the booking's scheduled rows anchored on its start or end to the
- * booking's new times (in tz); rows whose new time has passed are skipped.
+ * booking's new times (in tz); rows whose new time lies before arrival_ms
+ * (when the move arrived) are skipped, rows whose deadline has passed expire.
  * *retimed and *skipped count them. */
 int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking *b, const char *tz,
-                             int *retimed, int *skipped, char *err, size_t errcap);
+                             int64_t arrival_ms, int *retimed, int *skipped, char *err,
+                             size_t errcap);
 
 /* Whether the customer (customer_key) has other bookings than booking_id in
  * org, not cancelled or no_show, of the given subtypes (NULL: any) and, when
@@ -153,6 +155,7 @@ struct td_claimed {
     char *step_id;
     int64_t scheduled_ms;
     int64_t deadline_ms;   /* -1: none */
+    char *deadline_local;  /* the deadline in the booking's zone with its offset, or NULL */
     json_t *booking;       /* the booking's document, NULL if gone */
     json_t *template_body; /* the newest template version, NULL if missing */
     json_t *conditions;    /* re-checked now; NULL: none */

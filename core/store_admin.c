@@ -77,12 +77,17 @@ int td_store_messages_list(PGconn *c, const char *org, const char *state, const 
     return store_json_value(
         c,
         "SELECT coalesce(json_agg(x ORDER BY x.id DESC), '[]') FROM ("
-        "  SELECT org_id AS org, id, booking_id AS booking, sequence_key AS sequence,"
-        "         step_id AS step, channel, status, attempts, scheduled_for, sent_at,"
-        "         reason, provider_id FROM tidings.messages"
-        "   WHERE ($1::text IS NULL OR org_id = $1) AND ($2::text IS NULL OR status = $2)"
-        "     AND ($3::text IS NULL OR booking_id = $3) AND ($4::text IS NULL OR channel = $4)"
-        "   ORDER BY id DESC LIMIT $5::integer) x",
+        "  SELECT m.org_id AS org, m.id, m.booking_id AS booking, m.sequence_key AS sequence,"
+        "         m.step_id AS step, m.channel, m.status, m.attempts, m.scheduled_for,"
+        "         m.sent_at, m.reason, m.provider_id,"
+        "         coalesce(b.timezone, 'UTC') AS timezone,"
+        "         tidings.local_text(m.scheduled_for, coalesce(b.timezone, 'UTC'))"
+        "           AS scheduled_local"
+        "    FROM tidings.messages m LEFT JOIN tidings.bookings b"
+        "      ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
+        "   WHERE ($1::text IS NULL OR m.org_id = $1) AND ($2::text IS NULL OR m.status = $2)"
+        "     AND ($3::text IS NULL OR m.booking_id = $3) AND ($4::text IS NULL OR m.channel = $4)"
+        "   ORDER BY m.id DESC LIMIT $5::integer) x",
         5, params, out, err, errcap);
 }
 

@@ -25,6 +25,7 @@ void td_store_claimed_free(struct td_claimed *items, size_t count)
         json_decref(m->conditions);
         json_decref(m->fallback);
         free(m->customer_key);
+        free(m->deadline_local);
     }
     free(items);
 }
@@ -96,7 +97,9 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "         - (now() AT TIME ZONE b.timezone)::date,"
         "       c.conditions, c.fallback, c.requires_consent, b.customer_key,"
         "       (extract(epoch FROM b.starts_at) * 1000)::bigint,"
-        "       (extract(epoch FROM b.ends_at) * 1000)::bigint"
+        "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"
+        "       CASE WHEN c.deadline IS NOT NULL"
+        "            THEN tidings.local_text(c.deadline, coalesce(b.timezone, 'UTC')) END"
         "  FROM claimed c"
         "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
         "  LEFT JOIN LATERAL (SELECT o.body FROM tidings.objects o WHERE o.org_id = c.org_id"
@@ -140,6 +143,7 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         m->customer_key = PQgetisnull(r, i, 19) ? NULL : column_dup(r, i, 19);
         m->start_ms = store_int64(r, i, 20, 0);
         m->end_ms = store_int64(r, i, 21, -1);
+        m->deadline_local = PQgetisnull(r, i, 22) ? NULL : column_dup(r, i, 22);
     }
     PQclear(r);
     *out = items;

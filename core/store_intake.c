@@ -22,7 +22,7 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
                              "payload) VALUES ($1, $2, $3, $4, $5::jsonb) "
                              "ON CONFLICT (org_id, source, idempotency_key) "
                              "WHERE idempotency_key IS NOT NULL DO NOTHING "
-                             "RETURNING id, (extract(epoch FROM received_at) * 1000)::bigint, "
+                             "RETURNING id, floor(extract(epoch FROM received_at) * 1000)::bigint, "
                              "(SELECT objects_version FROM tidings.org_state WHERE org_id = $1)",
                              5, params, err, errcap);
     free(body);
@@ -37,7 +37,7 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
     }
     PQclear(r);
     r = store_exec(c,
-                   "SELECT id, (extract(epoch FROM received_at) * 1000)::bigint, "
+                   "SELECT id, floor(extract(epoch FROM received_at) * 1000)::bigint, "
                    "messages_scheduled FROM tidings.events WHERE org_id = $1 AND source = $2 "
                    "AND idempotency_key = $3",
                    3, params, err, errcap);
@@ -157,8 +157,9 @@ static char *plan_json(const struct td_plan *plan)
 }
 
 int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, const char *tz,
-                           int64_t event_id, const struct td_plan *plan, int *scheduled,
-                           int *skipped, int64_t *first_due_ms, char *err, size_t errcap)
+                           int64_t event_id, int64_t arrival_ms, const struct td_plan *plan,
+                           int *scheduled, int *skipped, int64_t *first_due_ms, char *err,
+                           size_t errcap)
 {
     *scheduled = *skipped = 0;
     if (plan->count == 0)
@@ -166,17 +167,22 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
     char *rows = plan_json(plan);
     if (!rows)
         return -ENOMEM;
-    char id[24], grace[16];
+    char id[24], arrival[24];
     const char *params[] = {org,  booking_id,
                             tz,   store_itoa(event_id, id, sizeof(id)),
-                            rows, store_itoa(TD_LATE_GRACE_S, grace, sizeof(grace))};
-    /* due: the step's local time, moved into its send window; a "before"
-     * message may not be due at or after the booking's start */
+                            rows, store_itoa(arrival_ms, arrival, sizeof(arrival))};
+    /* due: the step's local time, moved into its send window. "Past" is
+     * judged against the booking's arrival, not against the clock now: an
+     * engine that expands late loses nothing. A "before" message may not be
+     * due at or after the booking's start (its deadline); one whose deadline
+     * passed before this expansion expires. */
     PGresult *r = store_exec(
         c,
         "WITH planned AS ("
-        "  SELECT p.*, tidings.due_time(to_timestamp(p.anchor_ms / 1000.0), p.timing, $3) AS due,"
-        "         CASE WHEN p.before_start THEN b.starts_at END AS deadline"
+        "  SELECT p.*, to_timestamp(p.anchor_ms / 1000.0) AS anchor,"
+        "         tidings.due_time(to_timestamp(p.anchor_ms / 1000.0), p.timing, $3) AS due,"
+        "         CASE WHEN p.before_start THEN b.starts_at END AS deadline,"
+        "         to_timestamp($6::bigint / 1000.0) AS arrival"
         "    FROM jsonb_to_recordset($5::jsonb) AS p(sequence_key text, step_id text,"
         "         channel text, template_key text, anchor_ms bigint, timing jsonb,"
         "         conditions jsonb, fallback jsonb, requires_consent boolean,"
@@ -184,16 +190,20 @@ int td_store_messages_plan(PGconn *c, const char *org, const char *booking_id, c
         "    JOIN tidings.bookings b ON b.org_id = $1 AND b.booking_id = $2), "
         "judged AS ("
         "  SELECT *, coalesce(skip_reason,"
-        "           CASE WHEN due < now() - make_interval(secs => $6::integer)"
-        "                THEN 'its time had passed when the booking arrived'"
+        "           CASE WHEN due < arrival"
+        "                THEN tidings.reason_past(due, arrival, $3)"
         "                WHEN deadline IS NOT NULL AND due >= deadline"
-        "                THEN 'no time inside its send window before the booking starts' END)"
-        "         AS why FROM planned) "
+        "                THEN tidings.reason_deadline(anchor, timing, due, deadline, $3)"
+        "           END) AS why"
+        "    FROM planned) "
         "INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
         "       template_key, status, reason, scheduled_for, deadline, event_id, timing,"
         "       conditions, fallback, requires_consent) "
         "SELECT $1, $2, sequence_key, step_id, channel, template_key,"
-        "       CASE WHEN why IS NULL THEN 'scheduled' ELSE 'skipped' END, why,"
+        "       CASE WHEN why IS NOT NULL THEN 'skipped'"
+        "            WHEN deadline <= now() THEN 'expired' ELSE 'scheduled' END,"
+        "       coalesce(why, CASE WHEN deadline <= now() THEN tidings.reason_expired(deadline, $3)"
+        "                END),"
         "       coalesce(due, now()), deadline, $4::bigint, timing, conditions, fallback,"
         "       requires_consent"
         "  FROM judged "
@@ -253,11 +263,12 @@ int td_store_messages_cancel(PGconn *c, const char *org, const char *booking_id,
 }
 
 int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking *b, const char *tz,
-                             int *retimed, int *skipped, char *err, size_t errcap)
+                             int64_t arrival_ms, int *retimed, int *skipped, char *err,
+                             size_t errcap)
 {
     *retimed = *skipped = 0;
-    char grace[16];
-    const char *params[] = {org, b->id, tz, store_itoa(TD_LATE_GRACE_S, grace, sizeof(grace))};
+    char arrival[24];
+    const char *params[] = {org, b->id, tz, store_itoa(arrival_ms, arrival, sizeof(arrival))};
     PGresult *r = store_exec(
         c,
         "WITH b AS (SELECT starts_at, ends_at FROM tidings.bookings"
@@ -265,27 +276,31 @@ int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking
         "moved AS ("
         "  SELECT m.id, tidings.due_time(CASE m.timing->>'anchor' WHEN 'start' THEN b.starts_at"
         "                                ELSE b.ends_at END, m.timing, $3) AS due,"
-        "         CASE WHEN m.deadline IS NOT NULL THEN b.starts_at END AS deadline"
+        "         CASE WHEN m.deadline IS NOT NULL THEN b.starts_at END AS deadline,"
+        "         m.timing, CASE m.timing->>'anchor' WHEN 'start' THEN b.starts_at"
+        "                   ELSE b.ends_at END AS anchor"
         "    FROM tidings.messages m, b"
         "   WHERE m.org_id = $1 AND m.booking_id = $2 AND m.status = 'scheduled'"
-        "     AND m.timing->>'anchor' IN ('start', 'end')) "
+        "     AND m.timing->>'anchor' IN ('start', 'end')), "
+        "judged AS ("
+        "  SELECT moved.*, CASE WHEN due IS NULL THEN 'booking.moved: the booking has no end now'"
+        "         WHEN due < to_timestamp($4::bigint / 1000.0)"
+        "         THEN 'booking.moved: ' || tidings.reason_past(due, to_timestamp($4::bigint / "
+        "1000.0), $3)"
+        "         WHEN due >= deadline"
+        "         THEN 'booking.moved: ' || tidings.reason_deadline(anchor, timing, due, deadline, "
+        "$3)"
+        "         END AS why FROM moved) "
         "UPDATE tidings.messages m SET"
-        "       scheduled_for = coalesce(moved.due, m.scheduled_for), deadline = moved.deadline,"
-        "       status = CASE WHEN moved.due IS NULL"
-        "                       OR moved.due < now() - make_interval(secs => $4::integer)"
-        "                       OR moved.due >= moved.deadline THEN 'skipped'"
-        "                     ELSE 'scheduled' END,"
-        "       reason = CASE WHEN moved.due IS NULL THEN 'booking.moved: the booking has no end "
-        "now'"
-        "                     WHEN moved.due < now() - make_interval(secs => $4::integer)"
-        "                     THEN 'booking.moved: its new time has passed'"
-        "                     WHEN moved.due >= moved.deadline"
-        "                     THEN 'booking.moved: no time inside its send window before the start'"
-        "                     ELSE 'booking.moved: re-timed from ' ||"
-        "                          to_char(m.scheduled_for AT TIME ZONE $3, 'YYYY-MM-DD HH24:MI') "
-        "END,"
+        "       scheduled_for = coalesce(j.due, m.scheduled_for), deadline = j.deadline,"
+        "       status = CASE WHEN j.why IS NOT NULL THEN 'skipped'"
+        "                     WHEN j.deadline <= now() THEN 'expired' ELSE 'scheduled' END,"
+        "       reason = coalesce(j.why, CASE WHEN j.deadline <= now()"
+        "                THEN 'booking.moved: ' || tidings.reason_expired(j.deadline, $3) END,"
+        "                'booking.moved: re-timed from ' || tidings.local_text(m.scheduled_for, $3)"
+        "                || ' to ' || tidings.local_text(j.due, $3)),"
         "       updated_at = now()"
-        "  FROM moved WHERE m.org_id = $1 AND m.id = moved.id "
+        "  FROM judged j WHERE m.org_id = $1 AND m.id = j.id "
         "RETURNING m.status",
         4, params, err, errcap);
     if (!r)
@@ -379,7 +394,7 @@ int td_store_events_pending(PGconn *c, const char *org, int partition, int parti
         "WITH part AS (SELECT pg_try_advisory_xact_lock(hashtext($1),"
         " $3::integer) AS locked)"
         " SELECT part.locked, e.id,"
-        " (extract(epoch FROM e.received_at) * 1000)::bigint,"
+        " floor(extract(epoch FROM e.received_at) * 1000)::bigint,"
         " (SELECT objects_version FROM tidings.org_state WHERE org_id = $1),"
         " e.payload FROM part LEFT JOIN LATERAL (SELECT * FROM tidings.events"
         " WHERE part.locked AND org_id = $1 AND processed_at IS NULL AND " STORE_EVENT_PARTITION

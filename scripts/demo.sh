@@ -75,19 +75,23 @@ done
 
 step "7/7 what happened"
 dsn=$(cat var/pg/dsn)
-echo "-- messages of this run (times in Europe/Berlin)"
+echo "-- messages of this run (times in each booking's zone, with the offset)"
 psql "$dsn" -X -P pager=off -c "
   SELECT m.id, m.booking_id AS booking, m.step_id AS step, m.channel, m.status,
-         to_char(m.scheduled_for AT TIME ZONE 'Europe/Berlin', 'Dy DD.MM. HH24:MI') AS scheduled_for,
+         to_char(m.scheduled_for AT TIME ZONE b.timezone, 'Dy ')
+           || tidings.local_text(m.scheduled_for, b.timezone) AS scheduled_for,
          coalesce(m.provider_id, m.reason, '') AS detail
-    FROM tidings.messages m WHERE m.org_id = 'demo' AND m.booking_id LIKE 'R$run-%'
+    FROM tidings.messages m JOIN tidings.bookings b USING (org_id, booking_id)
+   WHERE m.org_id = 'demo' AND m.booking_id LIKE 'R$run-%'
    ORDER BY m.booking_id, m.scheduled_for, m.channel"
-echo "-- Gerrit's course, ten days ahead: his Vorher sequence and the cross-sell (times in Europe/Berlin)"
+echo "-- Gerrit's course, ten days ahead: his Vorher sequence and the cross-sell (times in the booking's zone)"
 psql "$dsn" -X -P pager=off -c "
   SELECT m.id, m.sequence_key AS sequence, m.step_id AS step, m.channel, m.status,
-         to_char(m.scheduled_for AT TIME ZONE 'Europe/Berlin', 'Dy DD.MM. HH24:MI') AS scheduled_for,
+         to_char(m.scheduled_for AT TIME ZONE b.timezone, 'Dy ')
+           || tidings.local_text(m.scheduled_for, b.timezone) AS scheduled_for,
          coalesce(m.reason, '') AS reason
-    FROM tidings.messages m WHERE m.org_id = 'haff-segeln' AND m.booking_id = 'R$run-SKS-7'
+    FROM tidings.messages m JOIN tidings.bookings b USING (org_id, booking_id)
+   WHERE m.org_id = 'haff-segeln' AND m.booking_id = 'R$run-SKS-7'
    ORDER BY m.scheduled_for, m.sequence_key, m.channel"
 echo "-- the outbox (var/outbox)"
 ls -lt var/outbox | tail -n +2 | head -n 12

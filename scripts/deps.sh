@@ -12,7 +12,7 @@ run=(postgresql-15 postgresql-client-15 python3 tzdata ca-certificates curl)
 tools=()
 case "$what" in
   demo) ;;
-  test) tools=(clang-format python3-jsonschema clang libclang-rt-14-dev) ;;
+  test) tools=(clang-format python3-jsonschema clang libclang-rt-14-dev libfaketime) ;;
   bench) tools=(wrk) ;;
   *) echo "usage: scripts/deps.sh [demo|test|bench]" >&2; exit 2 ;;
 esac

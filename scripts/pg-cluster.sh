@@ -82,7 +82,10 @@ start() {
       || { cat "$dir/initdb.log" >&2; exit 1; }
   fi
   if ! as_owner "$pg_bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    as_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
+    # tests set the server's clock with libfaketime (TIDINGS_TEST_FAKETIME: the library)
+    local preload=()
+    [ -n "${TIDINGS_TEST_FAKETIME:-}" ] && preload=(env "LD_PRELOAD=$TIDINGS_TEST_FAKETIME")
+    as_owner "${preload[@]}" "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
       -o "-c listen_addresses='' -c unix_socket_directories='$sock_dir' -c max_connections=200 ${TIDINGS_PG_OPTIONS:-}" >/dev/null \
       || { tail -n 20 "$data/server.log" >&2; exit 1; }
   fi

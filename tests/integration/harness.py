@@ -6,6 +6,8 @@ passes its folder and the built binaries in the environment:
 TIDINGS_BIN, TIDINGS_PLUGIN_DIR, TIDINGS_SOURCE_DIR, TIDINGS_PG_DIR.
 """
 import base64
+import glob
+import datetime as dt
 import json
 import os
 import re
@@ -15,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import uuid
+import zoneinfo
 
 SOURCE_DIR = os.environ.get("TIDINGS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "scripts"))
@@ -36,10 +40,12 @@ def psql(dsn, sql):
     strings."""
     cmd = ["psql", dsn, "-v", "ON_ERROR_STOP=1", "-tAX", "-F", "\t"]
     if len(sql) < 100000:
-        out = subprocess.run(cmd + ["-c", sql], check=True, capture_output=True, text=True).stdout
+        p = subprocess.run(cmd + ["-c", sql], capture_output=True, text=True)
     else:  # too long for an argument: through stdin
-        out = subprocess.run(cmd + ["-f", "-"], input=sql, check=True, capture_output=True,
-                             text=True).stdout
+        p = subprocess.run(cmd + ["-f", "-"], input=sql, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise AssertionError(f"psql failed ({p.returncode}): {p.stderr.strip()}\nSQL: {sql[:2000]}")
+    out = p.stdout
 
     return [line.split("\t") for line in out.splitlines() if line != ""]
 
@@ -47,6 +53,15 @@ def psql(dsn, sql):
 def scalar(dsn, sql):
     rows = psql(dsn, sql)
     return rows[0][0] if rows else None
+
+
+def local_text(epoch, tz="Europe/Berlin"):
+    """An instant as the engine shows it to people: '2026-10-25 02:35 +02:00' in zone tz
+    (computed here with zoneinfo, independently of the engine's SQL)."""
+    t = dt.datetime.fromtimestamp(epoch, zoneinfo.ZoneInfo(tz))
+    off = int(t.utcoffset().total_seconds()) // 60
+    sign = "-" if off < 0 else "+"
+    return f"{t:%Y-%m-%d %H:%M} {sign}{abs(off) // 60:02d}:{abs(off) % 60:02d}"
 
 
 def new_secret():
@@ -63,11 +78,127 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-class Database:
-    """A database of its own for one test class, dropped at the end."""
+# ---- time ----------------------------------------------------------------
+# Every process of a test reads "now" from one source: the real clock, or a
+# clock file of libfaketime (Debian's libfaketime, preloaded into the engine,
+# the CLI and the PostgreSQL server). scripts/test.sh runs the timing-sensitive
+# tests with the whole suite's clock set to fixed instants: it sets
+# TIDINGS_TEST_FAKETIME (the library) and FAKETIME_TIMESTAMP_FILE, and every
+# process this harness starts, and the suite's PostgreSQL cluster, read that
+# file. This process itself is not preloaded (libfaketime mistranslates the
+# absolute monotonic sleeps Python makes): it reads the same file through
+# now(). A test that needs its own instants, or time that jumps, takes a
+# Clock: a clock file of its own for its private PostgreSQL cluster, its
+# engines and its CLI calls.
 
-    def __init__(self):
-        base = cluster_dsn()
+FAKETIME_LIB = (os.environ.get("TIDINGS_TEST_FAKETIME")
+                or next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None))
+FAKETIME_ENV = {"FAKETIME_DONT_FAKE_MONOTONIC": "1", "NO_FAKE_STAT": "1"}
+
+
+def _clock_file_offset(path):
+    """The offset in seconds a libfaketime clock file holds ('+3600', '-86400.5')."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read().strip()
+    except OSError:
+        return 0.0
+    return float(text) if re.fullmatch(r"[+-]\d+(\.\d+)?", text) else 0.0
+
+
+def suite_offset():
+    """How far the suite's clock is ahead of the real one (0 without a suite clock)."""
+    if not os.environ.get("TIDINGS_TEST_FAKETIME"):
+        return 0.0
+    return _clock_file_offset(os.environ.get("FAKETIME_TIMESTAMP_FILE", ""))
+
+
+def now_ts():
+    """The suite's "now", unix seconds: what the engines and PostgreSQL read."""
+    return time.time() + suite_offset()
+
+
+def now():
+    """The suite's "now" as an aware UTC datetime."""
+    return dt.datetime.fromtimestamp(now_ts(), dt.timezone.utc)
+
+
+def child_env(extra=None):
+    """The environment for a process the tests start: on the suite's clock
+    (libfaketime preloaded) when there is one, plus extra."""
+    env = dict(os.environ)
+    if os.environ.get("TIDINGS_TEST_FAKETIME"):
+        env.update(FAKETIME_ENV, LD_PRELOAD=os.environ["TIDINGS_TEST_FAKETIME"])
+        if "asan" in os.environ.get("TIDINGS_BUILD_KIND", ""):
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    env.update(extra or {})
+    return env
+
+
+# Signatures made here carry the suite's time, as a sender's clock would.
+webhook_client.clock = now_ts
+
+
+def utc(text):
+    """An aware UTC datetime from '2026-10-25T00:30:00Z'-style text."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+
+
+class Clock:
+    """A clock a test sets: a private PostgreSQL cluster, and every engine and
+    CLI call of a Setup made with clock=, read "now" from this clock's file.
+    set() and advance() move it for all of them at once (they re-read the
+    file at every clock call). now() is that time, here."""
+
+    def __init__(self, instant):
+        if not FAKETIME_LIB:
+            raise unittest.SkipTest("libfaketime is not installed (scripts/deps.sh test installs it)")
+        self.dir = tempfile.mkdtemp(prefix="tidings-clock-")
+        os.chmod(self.dir, 0o755)  # the cluster's server runs as postgres and reads the file
+        self.path = os.path.join(self.dir, "now")
+        self.offset = 0.0
+        self.set(instant)
+        # every clock call re-reads the file: a move is seen at once
+        clock = dict(FAKETIME_ENV, FAKETIME_TIMESTAMP_FILE=self.path, FAKETIME_NO_CACHE="1")
+        self.env = dict(clock, LD_PRELOAD=FAKETIME_LIB)
+        if "asan" in os.environ.get("TIDINGS_BUILD_KIND", ""):
+            self.env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        self.pg_dir = os.path.join(self.dir, "pg")
+        out = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "pg-cluster.sh"), "start", self.pg_dir],
+                             check=True, capture_output=True, text=True,
+                             env=dict(os.environ, TIDINGS_PG_OPTIONS="-c fsync=off",
+                                      TIDINGS_TEST_FAKETIME=FAKETIME_LIB, **clock)).stdout
+        self.dsn = out.strip().splitlines()[-1]
+
+    def now(self):
+        """This clock's time as an aware UTC datetime."""
+        return dt.datetime.fromtimestamp(time.time() + self.offset, dt.timezone.utc)
+
+    def set(self, when):
+        """Moves the clock to when (an aware datetime) for every process reading it."""
+        self.offset = when.timestamp() - time.time()
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(f"{self.offset:+.3f}\n")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, self.path)
+
+    def advance(self, seconds):
+        self.set(self.now() + dt.timedelta(seconds=seconds))
+
+    def destroy(self):
+        subprocess.run([os.path.join(SOURCE_DIR, "scripts", "pg-cluster.sh"), "destroy", self.pg_dir],
+                       capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Database:
+    """A database of its own for one test class, dropped at the end: in the
+    suite's cluster, or in a Clock's."""
+
+    def __init__(self, clock=None):
+        base = clock.dsn if clock else cluster_dsn()
+        self.clock = clock
         self.name = "t_" + uuid.uuid4().hex[:12]
         admin = re.sub(r"dbname=\S+", "dbname=postgres", base)
         psql(admin, f"CREATE DATABASE {self.name}")
@@ -86,6 +217,8 @@ class Setup:
                  workers=2, lease=60):
         self.dir = tempfile.mkdtemp(prefix="tidings-it-")
         self.db = db
+        self.clock = getattr(db, "clock", None)
+        self.env = dict(os.environ, **self.clock.env) if self.clock else child_env()
         self.secrets = {}
         self.outbox = {}
         os.makedirs(os.path.join(self.dir, "conf.d"))
@@ -125,7 +258,8 @@ class Setup:
 
     def cli(self, *args, check=True):
         """Runs `tidings -c <config> args...`; returns the CompletedProcess."""
-        p = subprocess.run([BIN, "-c", self.config, *args], capture_output=True, text=True, timeout=60)
+        p = subprocess.run([BIN, "-c", self.config, *args], capture_output=True, text=True, timeout=60,
+                           env=self.env)
         if check and p.returncode != 0:
             raise AssertionError(f"tidings {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
         return p
@@ -150,7 +284,7 @@ class Engine:
         self.log_path = os.path.join(setup.dir, f"engine-{uuid.uuid4().hex[:6]}.log")
         self.log = open(self.log_path, "w", encoding="utf-8")
         self.proc = subprocess.Popen([BIN, "-c", setup.config, "run"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=setup.env)
         self.port = wait_until(self._port, timeout=15, what="the engine to listen")
         self.base = f"http://127.0.0.1:{self.port}"
 
@@ -169,6 +303,8 @@ class Engine:
 
     def post(self, org, booking, secret=None, **kw):
         secret = secret or self.setup.secrets[org]
+        if "timestamp" not in kw:
+            kw["timestamp"] = int(self.setup.clock.now().timestamp() if self.setup.clock else now_ts())
         return webhook_client.post_booking(self.url(org), secret, booking, **kw)
 
     def stop(self, sig=signal.SIGTERM, timeout=20):
@@ -195,13 +331,16 @@ def close_class(engine, setup, db, fake=None):
         fake.stop()
     setup.remove()
     db.drop()
+    if getattr(db, "clock", None):
+        db.clock.destroy()
     assert code == 0, f"engine exited with {code}:\n{log[-4000:]}"
     return log
 
 
-def booking(booking_id="B-1", days_ahead=3, hours=6, status="confirmed", **extra):
-    """A booking document starting days_ahead from now (whole minutes, UTC)."""
-    now = int(time.time()) // 60 * 60
+def booking(booking_id="B-1", days_ahead=3, hours=6, status="confirmed", now=None, **extra):
+    """A booking document starting days_ahead from now (the suite's clock, or the
+    aware datetime now) in whole minutes, UTC."""
+    now = int(now.timestamp() if now else now_ts()) // 60 * 60
     start = now + days_ahead * 86400
     doc = {
         "id": booking_id,

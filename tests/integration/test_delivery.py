@@ -13,7 +13,7 @@ import unittest
 import urllib.request
 
 from fake_provider import FakeProvider
-from harness import (Database, Engine, Setup, counts_by_status, import_templates, psql,
+from harness import (Database, Engine, Setup, counts_by_status, import_templates, local_text, psql,
                      resend_org, scalar, seed_messages, wait_until, SOURCE_DIR)
 
 
@@ -137,7 +137,10 @@ class Verdicts(unittest.TestCase):
         seed_messages(self.dsn, "acme", 1, prefix="EX", due="now() - interval '2 hours'",
                       deadline="now() - interval '1 hour'")
         status, _, reason, _ = self.wait_terminal("EX1")
-        self.assertEqual((status, reason), ("expired", "its deadline passed before it could be sent"))
+        deadline = scalar(self.dsn, "SELECT extract(epoch FROM deadline) FROM tidings.messages "
+                                    "WHERE booking_id = 'EX1'")
+        self.assertEqual((status, reason), ("expired", f"its deadline ({local_text(float(deadline))}) "
+                                                       "passed before it could be sent"))
         self.assertEqual(self.fake.stats()["requests"].get("/emails", 0), 0)
 
 

@@ -13,7 +13,7 @@ import zoneinfo
 from fake_provider import FakeProvider
 from harness import (SOURCE_DIR, Database, Engine, Setup, callback_path, close_class,
                      counts_by_status, import_templates, make_due_now, new_secret, psql, scalar,
-                     seed_messages, svix_headers, wait_until)
+                     now, seed_messages, svix_headers, wait_until)
 from spec_check import validate_recorded
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -194,7 +194,7 @@ class Infobip(unittest.TestCase):
         self.assertTrue(rows[1][2] == "" or rows[1][2].startswith("fallback after whatsapp"))
 
     def test_gerrits_course_on_all_three_channels_with_reports(self):
-        day = dt.datetime.now(BERLIN).date() + dt.timedelta(days=10)
+        day = now().astimezone(BERLIN).date() + dt.timedelta(days=10)
         start = dt.datetime(day.year, day.month, day.day, 10, tzinfo=BERLIN)
         booking = {"id": "G-1", "status": "confirmed", "subtype": "class_enrollment",
                    "start": start.isoformat(), "end": (start + dt.timedelta(days=2)).isoformat(),

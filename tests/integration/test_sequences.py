@@ -11,15 +11,17 @@ import time
 import unittest
 import zoneinfo
 
-from harness import (SOURCE_DIR, Database, Engine, Setup, close_class, make_due_now, psql, rows,
-                     scalar, wait_until)
+from harness import (SOURCE_DIR, Clock, Database, Engine, Setup, close_class, local_text,
+                     make_due_now, psql, rows, scalar, utc, wait_until)
+from harness import now as suite_now
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 HAFF = os.path.join(SOURCE_DIR, "sql", "seed", "haff-segeln.json")
 
 
-def local_day(days):
-    return dt.datetime.now(BERLIN).date() + dt.timedelta(days=days)
+def local_day(days, now=None):
+    """The Berlin calendar day `days` after now (the suite's clock, or the aware datetime now)."""
+    return (now or suite_now()).astimezone(BERLIN).date() + dt.timedelta(days=days)
 
 
 def at(day, hour, minute=0, tz=BERLIN):
@@ -31,7 +33,7 @@ def stamp(when):
 
 
 def iso_now(offset_s=0):
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(seconds=offset_s)
+    return suite_now().replace(microsecond=0) + dt.timedelta(seconds=offset_s)
 
 
 def course(booking_id, start, end, status="confirmed", subtype="class_enrollment", updated=None,
@@ -181,6 +183,9 @@ class GerritsSequences(unittest.TestCase):
             ["7d", "email", f"{moved_day - dt.timedelta(days=7)} 09:00"],
         ])
         self.assertTrue(all(g[3].startswith("booking.moved: re-timed from ") for g in got), got)
+        before, after = at(day - dt.timedelta(days=1), 18), at(moved_day - dt.timedelta(days=1), 18)
+        self.assertEqual(got[0][3], f"booking.moved: re-timed from {local_text(before.timestamp())} "
+                                    f"to {local_text(after.timestamp())}")
         self.assertEqual(scalar(self.dsn, "SELECT deadline AT TIME ZONE 'Europe/Berlin' FROM tidings.messages "
                                           "WHERE booking_id = 'L-1' AND step_id = '7d' "
                                           "AND sequence_key = 'segel-vorher'"),
@@ -210,11 +215,14 @@ class GerritsSequences(unittest.TestCase):
 
 
 class TimingAndChannels(unittest.TestCase):
-    """Own sequences, written for each rule."""
+    """Own sequences, written for each rule, at an instant of the class's own
+    choosing (2026-06-15 10:00 UTC): the spring change of 2026 lies behind it,
+    the autumn change of 2026 and the changes of 2027 ahead."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = Database()
+        cls.clock = Clock(utc("2026-06-15T10:00:00Z"))
+        cls.db = Database(clock=cls.clock)
         cls.setup = Setup(cls.db, orgs=("acme",), channels=("email", "sms", "whatsapp"))
         cls.setup.add_org("kiwi", timezone="Pacific/Auckland", channels=("email",))
         cls.setup.cli("migrate")
@@ -288,9 +296,13 @@ class TimingAndChannels(unittest.TestCase):
             "minus24h": "2026-03-28 07:00",     # 08:00 CET
             "minus7d-09": "2026-03-22 08:00",   # 09:00 CET
         })
-        self.assertEqual(scalar(self.dsn, "SELECT string_agg(DISTINCT reason, '') FROM tidings.messages "
-                                          "WHERE booking_id = 'DST-S'"),
-                         "its time had passed when the booking arrived")
+        arrival = float(scalar(self.dsn, "SELECT extract(epoch FROM received_at) FROM tidings.events "
+                                         "WHERE payload->>'id' = 'DST-S'"))
+        got = dict(psql(self.dsn, "SELECT step_id, status || ': ' || reason FROM tidings.messages "
+                                  "WHERE booking_id = 'DST-S'"))
+        self.assertEqual(got["minus1d-18"], "skipped: past: its time (2026-03-28 18:00 +01:00) lies before "
+                                            f"the booking arrived ({local_text(arrival)})")
+        self.assertTrue(all(v.startswith("skipped: past: its time (") for v in got.values()), got)
 
     def test_daylight_saving_autumn_2026_and_spring_2027(self):
         # 2026-10-25 03:00 CEST becomes 02:00 CET: a calendar day before 09:00 CET is 25 hours
@@ -332,12 +344,14 @@ class TimingAndChannels(unittest.TestCase):
         self.assertEqual(psql(self.dsn, "SELECT step_id, status, coalesce(reason, '') FROM tidings.messages "
                                         "WHERE booking_id = 'W-1' ORDER BY step_id"),
                          [["early", "scheduled", ""],
-                          ["evening", "skipped", "no time inside its send window before the booking starts"],
-                          ["sat-10", "skipped", "no time inside its send window before the booking starts"]])
+                          ["evening", "skipped", "no time inside its send window before the booking starts "
+                                                 "(2027-01-11 09:00 +01:00)"],
+                          ["sat-10", "skipped", "no time inside its send window before the booking starts "
+                                                "(2027-01-11 09:00 +01:00)"]])
 
     def test_fallback_chain_takes_the_next_channel(self):
         # no WhatsApp consent: whatsapp -> sms (consented) is sent
-        self.post(self.booking("F-1", stamp(at(local_day(3), 10)), "chain",
+        self.post(self.booking("F-1", stamp(at(local_day(3, self.clock.now()), 10)), "chain",
                                customer={"first_name": "Ida", "email": "f1@example.org",
                                          "phone": "+491761234567", "consent": {"sms": True}}))
         wait_until(lambda: psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'F-1' "
@@ -346,7 +360,7 @@ class TimingAndChannels(unittest.TestCase):
         self.assertEqual(got, [["whatsapp", "skipped", "the customer has not consented to whatsapp"],
                                ["sms", "sent", ""]])
         # no consent at all and no phone: on to e-mail
-        self.post(self.booking("F-2", stamp(at(local_day(3), 10)), "chain",
+        self.post(self.booking("F-2", stamp(at(local_day(3, self.clock.now()), 10)), "chain",
                                customer={"first_name": "Ida", "email": "f2@example.org"}))
         wait_until(lambda: psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'F-2' "
                                           "AND channel = 'email'") == [["sent"]], what="the e-mail fallback")
@@ -355,7 +369,7 @@ class TimingAndChannels(unittest.TestCase):
                                ["sms", "skipped", "the customer has not consented to sms"],
                                ["email", "sent", ""]])
         # consented WhatsApp: the approved template's parameters are rendered
-        self.post(self.booking("F-3", stamp(at(local_day(3), 10)), "chain",
+        self.post(self.booking("F-3", stamp(at(local_day(3, self.clock.now()), 10)), "chain",
                                customer={"first_name": "Ida", "phone": "+491761234567",
                                          "consent": {"whatsapp": True}}))
         wait_until(lambda: psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'F-3'")
@@ -364,7 +378,7 @@ class TimingAndChannels(unittest.TestCase):
         self.assertEqual(rendered["whatsapp"], {"name": "haff_reminder", "language": "de", "params": ["Ida", "3"]})
 
     def test_sms_size_is_recorded(self):
-        self.post(self.booking("Z-1", stamp(at(local_day(3), 10)), "chain",
+        self.post(self.booking("Z-1", stamp(at(local_day(3, self.clock.now()), 10)), "chain",
                                customer={"first_name": "Zoë", "phone": "+491761234567", "consent": {"sms": True}}))
         wait_until(lambda: psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'Z-1' "
                                           "AND channel = 'sms'") == [["sent"]], what="the sms")
@@ -375,7 +389,7 @@ class TimingAndChannels(unittest.TestCase):
     def test_suppressed_address_is_skipped(self):
         psql(self.dsn, "INSERT INTO tidings.suppressions (org_id, channel, address, reason, created_by) "
                        "VALUES ('acme', 'email', 's1@example.org', 'test', 'test')")
-        self.post(self.booking("S1", stamp(at(local_day(3), 10)), "chain",
+        self.post(self.booking("S1", stamp(at(local_day(3, self.clock.now()), 10)), "chain",
                                customer={"first_name": "Ida", "email": "S1@example.org"}))
         wait_until(lambda: psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'S1' "
                                           "AND channel = 'email'") == [["skipped"]], what="the suppressed e-mail")
@@ -383,7 +397,7 @@ class TimingAndChannels(unittest.TestCase):
                          "the customer's address is suppressed for email")
 
     def test_condition_rechecked_at_send_time(self):
-        b = self.booking("P-1", stamp(at(local_day(10), 10)), "unpaid", data={"paid": False})
+        b = self.booking("P-1", stamp(at(local_day(10, self.clock.now()), 10)), "unpaid", data={"paid": False})
         self.post(b)
         self.assertEqual(psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'P-1'"), [["scheduled"]])
         b["data"] = {"paid": True}
@@ -394,7 +408,7 @@ class TimingAndChannels(unittest.TestCase):
         self.assertIn("at send time: condition not met", scalar(self.dsn, "SELECT reason FROM tidings.messages WHERE booking_id = 'P-1'"))
 
     def test_paused_sequence_stops_its_pending_messages(self):
-        self.post(self.booking("Q-1", stamp(at(local_day(10), 10)), "pause"))
+        self.post(self.booking("Q-1", stamp(at(local_day(10, self.clock.now()), 10)), "pause"))
         self.assertEqual(psql(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'Q-1'"), [["scheduled"]])
         doc = json.loads(json.dumps(self.doc))
         for s in doc["sequences"]:
@@ -406,7 +420,7 @@ class TimingAndChannels(unittest.TestCase):
         self.assertEqual(psql(self.dsn, "SELECT status, reason FROM tidings.messages WHERE booking_id = 'Q-1'"),
                          [["cancelled", "sequence paused"]])
         # and a new booking no longer starts it
-        self.assertEqual(self.post(self.booking("Q-2", stamp(at(local_day(10), 10)), "pause"))["messages_scheduled"], 0)
+        self.assertEqual(self.post(self.booking("Q-2", stamp(at(local_day(10, self.clock.now()), 10)), "pause"))["messages_scheduled"], 0)
 
 
 if __name__ == "__main__":

@@ -3,17 +3,20 @@ over HTTP to a running engine on a real PostgreSQL, is committed and
 expanded before the 202, and its due messages are written by the outbox
 channel plugin and end as 'sent'. Bad input gets a precise answer and
 changes nothing; SIGTERM finishes or releases in-flight work."""
+import datetime as dt
 import json
 import os
 import signal
 import statistics
 import time
 import unittest
+import zoneinfo
 
-from harness import (SOURCE_DIR, Database, Engine, Setup, booking, close_class, dumps, psql, scalar,
-                     wait_until, webhook_client)
+from harness import (SOURCE_DIR, Database, Engine, Setup, booking, close_class, dumps, now_ts, psql,
+                     scalar, wait_until, webhook_client)
 
 DEMO_SEQUENCES = os.path.join(SOURCE_DIR, "sql", "seed", "demo.json")
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 
 
 def counts(dsn):
@@ -81,15 +84,16 @@ class WalkingSkeleton(unittest.TestCase):
         self.assertEqual(sms_doc["to"], "+491711234567")
         self.assertTrue(sms_doc["text"].startswith("Acme Segelschule: Hallo Anna, deine Buchung B-100"))
 
-        # the later steps wait for their local time (Europe/Berlin)
-        later = psql(dsn, "SELECT step_id, status, to_char(scheduled_for AT TIME ZONE 'Europe/Berlin', 'HH24:MI'), "
-                          "(scheduled_for AT TIME ZONE 'Europe/Berlin')::date - "
-                          "((SELECT starts_at FROM tidings.bookings WHERE booking_id = 'B-100') "
-                          "AT TIME ZONE 'Europe/Berlin')::date "
-                          "FROM tidings.messages WHERE booking_id = 'B-100' AND step_id <> 'confirmation' "
-                          "ORDER BY step_id")
-        self.assertEqual(later, [["reminder-1d", "scheduled", "18:00", "-1"],
-                                 ["thanks", "scheduled", "10:00", "1"]])
+        # the later steps wait for their local time (Europe/Berlin): the evening before the
+        # start's local day, and 10:00 on the day after the end's local day (computed here
+        # with zoneinfo, so it holds at any hour: a booking may end after local midnight)
+        start = dt.datetime.fromisoformat(b["start"].replace("Z", "+00:00")).astimezone(BERLIN)
+        end = dt.datetime.fromisoformat(b["end"].replace("Z", "+00:00")).astimezone(BERLIN)
+        later = psql(dsn, "SELECT step_id, status, to_char(scheduled_for AT TIME ZONE 'Europe/Berlin', "
+                          "'YYYY-MM-DD HH24:MI') FROM tidings.messages WHERE booking_id = 'B-100' "
+                          "AND step_id <> 'confirmation' ORDER BY step_id")
+        self.assertEqual(later, [["reminder-1d", "scheduled", f"{start.date() - dt.timedelta(days=1)} 18:00"],
+                                 ["thanks", "scheduled", f"{end.date() + dt.timedelta(days=1)} 10:00"]])
         print(f"\nPOST to 202 (committed rows): {t_answer * 1000:.1f} ms; "
               f"POST to outbox file: {t_file * 1000:.1f} ms")
 
@@ -141,7 +145,7 @@ class WalkingSkeleton(unittest.TestCase):
         self.assert_refused(401, "bad signature", webhook_client.post(url, body, headers))
         # a timestamp too far ahead is refused like a stale one
         self.assert_refused(401, "too far from now", webhook_client.post(
-            url, body, webhook_client.headers_for(self.setup.secrets["acme"], body, timestamp=int(time.time()) + 600)))
+            url, body, webhook_client.headers_for(self.setup.secrets["acme"], body, timestamp=int(now_ts()) + 600)))
         self.assertEqual(scalar(self.db.dsn, "SELECT count(*) FROM tidings.events WHERE payload->>'id' = 'B-311'"), "0")
 
     def assert_refused(self, want_status, want_error, response):
@@ -174,7 +178,7 @@ class WalkingSkeleton(unittest.TestCase):
         headers = webhook_client.headers_for(secret, body)
         headers["webhook-signature"] = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
         self.assert_refused(401, "bad signature", webhook_client.post(url, body, headers))
-        self.assert_refused(401, "too far from now", signed(body, timestamp=int(time.time()) - 3600))
+        self.assert_refused(401, "too far from now", signed(body, timestamp=int(now_ts()) - 3600))
         self.assert_refused(401, "bad signature", webhook_client.post(
             url, body, webhook_client.headers_for(self.setup.secrets["bravo"], body)))
         # unknown organization, no such endpoint, wrong method, body over the limit

@@ -68,6 +68,15 @@ int td_channel_policy_parse(const char *path, struct td_ini_section *section,
         }
         policy->account = id;
     }
+    if ((e = td_ini_entry_take(section, "unknown_outcome"))) {
+        if (strcmp(e->value, "hold") == 0) {
+            policy->unknown_hold = true;
+        } else if (strcmp(e->value, "resend") != 0) {
+            td_diag_add(diag, "%s:%d: [%s] unknown_outcome: '%s' is not resend or hold", path,
+                        e->line, section->name, e->value);
+            bad++;
+        }
+    }
     return bad ? -EINVAL : 0;
 }
 

@@ -8,6 +8,10 @@
  *   concurrency = 8       provider requests in flight at once
  *   account = resend-main share the [account.resend-main] rate of tidings.ini with
  *                         every other connection naming it, fairly
+ *   unknown_outcome = resend  what to do with a message whose last attempt may have
+ *                         reached the provider without an answer coming back: send it
+ *                         again (the plugin asks the provider first where it can), or
+ *                         hold it for an operator
  */
 #ifndef TD_CHANNEL_POLICY_H
 #define TD_CHANNEL_POLICY_H
@@ -15,13 +19,16 @@
 #include "diag.h"
 #include "inifile.h"
 
+#include <stdbool.h>
+
 struct td_channel_policy {
     int max_attempts;
     long backoff_ms;
     long backoff_max_ms;
     double rate_per_s; /* 0: unlimited */
     int concurrency;
-    char *account; /* NULL: none */
+    char *account;     /* NULL: none */
+    bool unknown_hold; /* unknown_outcome = hold */
 };
 
 /* Takes the core keys out of section (marking them used) into policy, with

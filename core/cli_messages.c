@@ -20,8 +20,10 @@ static const char messages_usage[] =
     "\n"
     "list    the newest messages (default 50), filtered; times in each booking's zone with\n"
     "        its offset (2026-10-25 02:35 +02:00); --json prints them as JSON, times in UTC\n"
-    "retry   a failed, expired, skipped or cancelled message: due now, attempts from zero\n"
-    "cancel  a scheduled message\n"
+    "retry   a failed, expired, skipped, cancelled or held message: due now, attempts from\n"
+    "        zero (a held one, whose earlier attempt may have reached the provider, is sent\n"
+    "        again as it was)\n"
+    "cancel  a scheduled or held message\n"
     "Each retry and cancel is recorded in tidings.actions with who (--as, else $USER) and\n"
     "why (--reason). Exit 1 when a message was not in a state the action applies to.\n";
 

@@ -2,6 +2,7 @@
 #include "deliver.h"
 
 #include "buf.h"
+#include "inflight.h"
 #include "engine.h"
 #include "log.h"
 #include "address.h"
@@ -14,6 +15,7 @@
 #include "sms.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -134,6 +136,29 @@ static int render_all(struct prepared *p, json_t *ctx, char *err, size_t errcap)
     return rc;
 }
 
+/* Takes the texts and WhatsApp parameters an earlier attempt sent (its
+ * `rendered` record) into p. Returns 0 or -ENOMEM. */
+static int render_again(struct prepared *p, json_t *sent)
+{
+    static const char *const fields[] = {"subject", "text", "html"};
+    char **into[] = {&p->subject, &p->text, &p->html};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = json_string_value(json_object_get(sent, fields[i]));
+        if (v && !(*into[i] = strdup(v)))
+            return -ENOMEM;
+    }
+    json_t *params = json_object_get(json_object_get(sent, "whatsapp"), "params");
+    p->wa_count = json_array_size(params);
+    if (p->wa_count && !(p->wa_params = calloc(p->wa_count, sizeof(*p->wa_params))))
+        return -ENOMEM;
+    for (size_t i = 0; i < p->wa_count; i++) {
+        const char *v = json_string_value(json_array_get(params, i));
+        if (!(p->wa_params[i] = strdup(v ? v : "")))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* What was sent, kept with the message: texts, WhatsApp parameters, SMS size. */
 static json_t *rendered_record(const struct prepared *p)
 {
@@ -187,11 +212,15 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
 {
     struct td_claimed *m = p->row;
     snprintf(p->id, sizeof(p->id), "%" PRId64, m->id);
-    snprintf(p->idempotency_key, sizeof(p->idempotency_key), "tidings-%s-%" PRId64, m->org_id,
-             m->id);
+    /* unique across databases: a rebuilt one never repeats another's key */
+    snprintf(p->idempotency_key, sizeof(p->idempotency_key), "td-%s-%s-%" PRId64,
+             engine->installation_id, m->org_id, m->id);
     if (m->deadline_ms >= 0 && now > m->deadline_ms) {
-        set_outcome(o, p, "expired", "its deadline (%s) passed before it could be sent",
-                    m->deadline_local ? m->deadline_local : "(unknown)");
+        set_outcome(o, p, "expired", "its deadline (%s) passed before it could be sent%s",
+                    m->deadline_local ? m->deadline_local : "(unknown)",
+                    m->outcome_unknown ? " again (an earlier attempt's outcome is unknown: it "
+                                         "may have reached the customer)"
+                                       : "");
         return;
     }
     const struct td_org_config *org = td_conf_org(engine->conf, m->org_id);
@@ -227,6 +256,28 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
         snprintf(why, sizeof(why), "no [channel.%s] is configured for this organization",
                  m->channel);
         give_up(o, p, "skipped", why);
+        return;
+    }
+    if (atomic_load(&p->channel->suspended)) {
+        /* claimed for a channel out of quota because it has a fallback */
+        if (m->fallback) {
+            snprintf(why, sizeof(why), "the %s channel is suspended (its quota is used up)",
+                     m->channel);
+            give_up(o, p, "skipped", why);
+        } else {
+            set_outcome(o, p, "scheduled", "the channel is suspended");
+            o->retry_at_ms = now + DELIVER_LOOKUP_RETRY_MS;
+            o->attempt_delta = -1;
+        }
+        return;
+    }
+    if (m->outcome_unknown && p->channel->cfg->policy.unknown_hold && !m->resend_approved) {
+        set_outcome(o, p, "held",
+                    "attempt %d's outcome is unknown (the provider may have accepted it): held for "
+                    "an operator (unknown_outcome = hold); tidings messages retry sends it again, "
+                    "cancel drops it",
+                    m->attempts - 1);
+        o->attempt_delta = -1;
         return;
     }
     if (m->requires_consent && !json_is_true(consent)) {
@@ -271,7 +322,12 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
     };
     json_t *ctx = td_render_context(&in);
     char err[256] = "";
-    int rc = ctx ? render_all(p, ctx, err, sizeof(err)) : -ENOMEM;
+    /* a message whose earlier attempt may have arrived goes out as it was
+     * then: the provider's de-duplication by key sees the same request */
+    bool again = m->outcome_unknown && m->rendered_before;
+    int rc = !ctx    ? -ENOMEM
+             : again ? render_again(p, m->rendered_before)
+                     : render_all(p, ctx, err, sizeof(err));
     if (rc == 0)
         p->to_name = strdup(json_string_value(json_object_get(ctx, "fullName")));
     json_decref(ctx);
@@ -280,7 +336,7 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
                     *err ? err : "out of memory");
         return;
     }
-    p->rendered = rendered_record(p);
+    p->rendered = again ? json_incref(m->rendered_before) : rendered_record(p);
     o->rendered = p->rendered;
     o->recipient = p->recipient;
     p->ready = true;
@@ -310,9 +366,24 @@ static void fill_message(struct td_message *msg, const struct prepared *p)
     msg->wa_param_count = p->wa_count;
     msg->scheduled_for_ms = m->scheduled_ms;
     msg->deadline_ms = m->deadline_ms;
+    msg->outcome_unknown = m->outcome_unknown;
 }
 
-/* Maps a plugin verdict to the row's next state, by the channel's policy. */
+/* Ends a row whose provider may already have accepted it, instead of
+ * failing it: held for an operator, who can see what happened and retry or
+ * cancel it. */
+static void hold_unknown(struct td_outcome *o, struct prepared *p, const char *what,
+                         const struct td_result *r)
+{
+    set_outcome(o, p, "held",
+                "%s (%s), but an earlier attempt's outcome is unknown and the provider may have "
+                "accepted it: held for an operator (tidings messages retry|cancel)",
+                what, r->reason[0] ? r->reason : "no reason given");
+}
+
+/* Maps a plugin verdict to the row's next state, by the channel's policy. A
+ * message that may have been accepted (this attempt's or an earlier one's
+ * outcome is unknown) never ends 'failed'. */
 static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
                          const struct td_result *r, int64_t now, struct td_deliver_stats *stats)
 {
@@ -330,17 +401,62 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
         }
         stats->sent++;
         return;
+    case TD_UNKNOWN: {
+        o->unknown = true;
+        stats->unknown++;
+        if (policy->unknown_hold) {
+            set_outcome(o, p, "held",
+                        "attempt %d's outcome is unknown (%s): the provider may have accepted it; "
+                        "held for an operator (unknown_outcome = hold)",
+                        m->attempts, r->reason);
+            return;
+        }
+        if (m->attempts >= policy->max_attempts) {
+            set_outcome(o, p, "held",
+                        "attempt %d of %d's outcome is unknown (%s): the provider may have "
+                        "accepted it; held for an operator",
+                        m->attempts, policy->max_attempts, r->reason);
+            return;
+        }
+        long delay = td_channel_policy_backoff(policy, m->attempts, &seed);
+        if (m->deadline_ms >= 0 && now + delay >= m->deadline_ms) {
+            set_outcome(o, p, "expired",
+                        "attempt %d's outcome is unknown (%s) and its deadline (%s) comes before "
+                        "the next attempt: not sent again (it may have reached the customer)",
+                        m->attempts, r->reason, m->deadline_local ? m->deadline_local : "?");
+            stats->expired++;
+            return;
+        }
+        set_outcome(o, p, "scheduled",
+                    "attempt %d's outcome is unknown (%s); the provider is asked before it is "
+                    "sent again in %.1f s (where it can answer)",
+                    m->attempts, r->reason, (double)delay / 1000.0);
+        o->retry_at_ms = now + delay;
+        return;
+    }
     case TD_RETRY: {
         /* being told to slow down is not the message's fault: no attempt used */
         bool throttled = r->http_status == 429;
         if (!throttled && m->attempts >= policy->max_attempts) {
+            if (m->outcome_unknown) {
+                hold_unknown(o, p, "attempts used up", r);
+                return;
+            }
             set_outcome(o, p, "failed", "gave up after %d attempts: %s", m->attempts, r->reason);
-
             stats->failed++;
             return;
         }
         long delay = r->retry_after_ms >= 0 ? (long)r->retry_after_ms
                                             : td_channel_policy_backoff(policy, m->attempts, &seed);
+        if (m->deadline_ms >= 0 && now + delay >= m->deadline_ms) {
+            /* waiting longer than its deadline: expire now, saying why */
+            set_outcome(o, p, "expired", "%s (%s) until after its deadline (%s)%s",
+                        throttled ? "rate-limited by the provider" : "could not be sent", r->reason,
+                        m->deadline_local ? m->deadline_local : "?",
+                        m->outcome_unknown ? "; an earlier attempt's outcome is unknown" : "");
+            stats->expired++;
+            return;
+        }
         set_outcome(o, p, "scheduled", "attempt %d: %s; retry in %.1f s", m->attempts, r->reason,
                     (double)delay / 1000.0);
         o->retry_at_ms = now + delay;
@@ -349,49 +465,131 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
         return;
     }
     case TD_SUSPEND: {
-        /* the connection itself is refused: stop claiming for it, everywhere */
+        /* the connection itself is refused, or its quota used up: stop
+         * claiming for it, everywhere; a quota has an end */
+        bool quota = r->retry_after_ms > 0;
         set_outcome(o, p, "scheduled", "channel suspended: %s", r->reason);
-        o->retry_at_ms = now;
+        o->retry_at_ms = quota ? now + r->retry_after_ms : now;
         o->attempt_delta = -1;
-        if (!atomic_exchange(&p->channel->suspended, true)) {
-            char err[256];
-            td_log(TD_LOG_ERROR, m->org_id, m->channel,
-                   "ALERT channel suspended: %s; its messages wait until the configuration "
-                   "changes or `tidings channels resume` is run",
-                   r->reason);
-            if (td_store_channel_suspend(conn, m->org_id, m->channel, r->reason,
-                                         p->channel->fingerprint, err, sizeof(err)) < 0)
-                td_log(TD_LOG_ERROR, m->org_id, m->channel, "suspension not stored: %s", err);
-        }
+        td_deliver_suspend(p->channel, conn, r->reason, quota ? now + r->retry_after_ms : -1);
         stats->released++;
         return;
     }
     case TD_FAIL:
     default:
+        if (m->outcome_unknown) {
+            hold_unknown(o, p, "refused now", r);
+            return;
+        }
         give_up(o, p, "failed", r->reason[0] ? r->reason : "refused by the provider");
         stats->failed++;
         return;
     }
 }
 
-/* Hands every ready row of p's channel to its plugin, in batches. */
+/* Suspends a channel instance for its organization, in every engine: until
+ * the configuration changes or an operator resumes it, or (until_ms >= 0) a
+ * quota suspension until then. Logged as an alert the first time. */
+void td_deliver_suspend(struct td_instance *channel, PGconn *conn, const char *reason,
+                        int64_t until_ms)
+{
+    if (atomic_exchange(&channel->suspended, true))
+        return;
+    char err[256];
+    if (until_ms >= 0)
+        td_log(TD_LOG_ERROR, channel->org->id, channel->cfg->name,
+               "ALERT channel suspended: %s; its messages wait until the quota is back (%.0f min), "
+               "those with a fallback take it now",
+               reason, (double)(until_ms - now_ms()) / 60000.0);
+    else
+        td_log(TD_LOG_ERROR, channel->org->id, channel->cfg->name,
+               "ALERT channel suspended: %s; its messages wait until the configuration changes "
+               "or `tidings channels resume` is run",
+               reason);
+    if (td_store_channel_suspend(conn, channel->org->id, channel->cfg->name, reason,
+                                 channel->fingerprint, until_ms, err, sizeof(err)) < 0)
+        td_log(TD_LOG_ERROR, channel->org->id, channel->cfg->name, "suspension not stored: %s",
+               err);
+}
+
+/* The size of struct td_message as a plugin built against ABI 1.minor lays
+ * out its array: fields are only appended, so an older plugin reads the
+ * same prefix with a shorter stride. */
+static size_t message_stride(unsigned minor)
+{
+    size_t end = sizeof(struct td_message);
+    if (minor < 1)
+        end = offsetof(struct td_message, wa_window_open);
+    else if (minor < 2)
+        end = offsetof(struct td_message, wa_window_open) + sizeof(bool);
+    size_t align = _Alignof(struct td_message);
+    return (end + align - 1) / align * align;
+}
+
+/* Counts recorded verdicts in the metrics and logs one line per message
+ * (addresses and texts stay out of the log). */
+static void deliver_count(struct td_engine *engine, const struct td_claimed *m,
+                          const struct td_outcome *o)
+{
+    const char *outcome = o->status ? o->status : "unknown";
+    bool retry = strcmp(outcome, "scheduled") == 0;
+    char labels[256];
+    snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\",outcome=\"%s\"", m->org_id,
+             m->channel,
+             o->unknown ? "unknown"
+             : retry    ? "retry"
+                        : outcome);
+    td_metrics_add(engine->metrics, "tidings_deliveries_total", labels, 1);
+    if (retry && o->attempt_delta == 0 && !o->unknown) {
+        snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\"", m->org_id, m->channel);
+        td_metrics_add(engine->metrics, "tidings_retries_total", labels, 1);
+    }
+    td_log(strcmp(outcome, "sent") == 0 ? TD_LOG_DEBUG : TD_LOG_INFO, m->org_id, m->channel,
+           "message %lld (booking %s, %s/%s): %s%s%s", (long long)m->id, m->booking_id,
+           m->sequence_key, m->step_id, retry ? "retry" : outcome, o->reason ? ": " : "",
+           o->reason ? o->reason : "");
+}
+
+/* Hands the verdicts of items[index[0..n)] to the engine's verdict writer at
+ * once, and counts them. */
+static void deliver_record(struct td_engine *engine, struct prepared *items,
+                           struct td_outcome *outcomes, const size_t *index, size_t n)
+{
+    struct td_outcome *batch = calloc(n ? n : 1, sizeof(*batch));
+    for (size_t k = 0; k < n; k++) {
+        if (batch)
+            batch[k] = outcomes[index[k]];
+        deliver_count(engine, items[index[k]].row, &outcomes[index[k]]);
+    }
+    if (batch)
+        td_inflight_record(engine->inflight, batch, n);
+    else
+        td_log(TD_LOG_ERROR, NULL, "dispatch", "out of memory: %zu verdicts not written", n);
+    free(batch);
+}
+
+/* Hands every ready row of channel to its plugin, one round of its
+ * concurrency at a time, recording each round's verdicts as soon as the
+ * plugin returns: an engine killed mid-round leaves at most one round's
+ * messages with an unknown outcome. */
 static void deliver_channel(struct td_engine *engine, PGconn *conn, struct prepared *items,
                             struct td_outcome *outcomes, size_t count, struct td_instance *channel,
                             const atomic_bool *stopping, struct td_deliver_stats *stats)
 {
     const struct td_plugin *d = channel->plugin->desc;
-    /* Chunks of at most two rounds of the connection's concurrency: a stop
-     * request waits for one chunk, not for a whole batch at a slow provider. */
     size_t limit = d->max_batch;
-    size_t rounds = 2 * (size_t)channel->cfg->policy.concurrency;
-    if (rounds < limit)
-        limit = rounds;
-
+    size_t round = (size_t)channel->cfg->policy.concurrency;
+    if (round < limit)
+        limit = round;
+    if (limit < 1)
+        limit = 1;
+    size_t stride = message_stride(d->abi_minor);
     struct td_message *msgs = calloc(limit, sizeof(*msgs));
+    unsigned char *packed = stride == sizeof(*msgs) ? NULL : calloc(limit, stride);
     struct td_result *results = calloc(limit, sizeof(*results));
     size_t *index = calloc(limit, sizeof(*index));
     size_t i = 0;
-    while (msgs && results && index) {
+    while (msgs && results && index && (stride == sizeof(*msgs) || packed)) {
         size_t n = 0;
         for (; i < count && n < limit; i++) {
             if (items[i].ready && !items[i].done && items[i].channel == channel) {
@@ -401,13 +599,18 @@ static void deliver_channel(struct td_engine *engine, PGconn *conn, struct prepa
         }
         if (n == 0)
             break;
-        if (atomic_load(stopping)) {
+        /* nothing leaves for the provider unless its lease is sure to outlast the call */
+        bool leases_ok = td_inflight_leases_ok(engine->inflight);
+        if (atomic_load(stopping) || !leases_ok) {
             for (size_t k = 0; k < n; k++) {
                 set_outcome(&outcomes[index[k]], &items[index[k]], "scheduled",
-                            "released at shutdown");
+                            leases_ok ? "released at shutdown"
+                                      : "released: its lease could not be renewed (the database "
+                                        "is unreachable)");
                 outcomes[index[k]].attempt_delta = -1;
                 stats->released++;
             }
+            deliver_record(engine, items, outcomes, index, n);
             continue;
         }
         memset(results, 0, limit * sizeof(*results));
@@ -422,14 +625,22 @@ static void deliver_channel(struct td_engine *engine, PGconn *conn, struct prepa
         for (size_t k = 0; k < n; k++)
             td_metrics_observe(engine->metrics, "tidings_lateness_seconds", labels,
                                (double)(started - msgs[k].scheduled_for_ms) / 1000.0);
-        d->channel->deliver(channel->state, msgs, n, results);
+        const struct td_message *handed = msgs;
+        if (packed) {
+            for (size_t k = 0; k < n; k++)
+                memcpy(packed + k * stride, &msgs[k], stride);
+            handed = (const struct td_message *)(void *)packed;
+        }
+        d->channel->deliver(channel->state, handed, n, results);
         int64_t now = now_ms();
         td_metrics_observe(engine->metrics, "tidings_provider_latency_seconds", labels,
                            (double)(now - started) / 1000.0);
         for (size_t k = 0; k < n; k++)
             apply_result(conn, &items[index[k]], &outcomes[index[k]], &results[k], now, stats);
+        deliver_record(engine, items, outcomes, index, n);
     }
     free(msgs);
+    free(packed);
     free(results);
     free(index);
 }
@@ -498,9 +709,12 @@ int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *
 {
     memset(stats, 0, sizeof(*stats));
     struct prepared *prep = calloc(count, sizeof(*prep));
+    size_t *decided = calloc(count ? count : 1, sizeof(*decided));
     *owned = prep;
-    if (!prep)
+    if (!prep || !decided) {
+        free(decided);
         return -ENOMEM;
+    }
     int64_t now = now_ms();
     for (size_t i = 0; i < count; i++) {
         struct td_outcome *o = &outcomes[i];
@@ -515,11 +729,23 @@ int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *
                 stats->expired++;
             else if (strcmp(o->status, "skipped") == 0)
                 stats->skipped++;
+            else if (strcmp(o->status, "held") == 0)
+                stats->held++;
+            else if (strcmp(o->status, "scheduled") == 0)
+                stats->released++;
             else
                 stats->failed++;
         }
     }
     deliver_address_facts(conn, prep, outcomes, count, stats);
+    /* what was decided without the provider is recorded at once */
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (prep[i].done)
+            decided[n++] = i;
+    }
+    deliver_record(engine, prep, outcomes, decided, n);
+    free(decided);
     for (size_t i = 0; i < count; i++) {
         if (prep[i].ready && !prep[i].done)
             deliver_channel(engine, conn, prep, outcomes, count, prep[i].channel, stopping, stats);
@@ -547,28 +773,4 @@ void td_deliver_free(void *owned, size_t count)
         json_decref(prep[i].rendered);
     }
     free(prep);
-}
-
-void td_deliver_count(struct td_engine *engine, const struct td_claimed *items,
-                      const struct td_outcome *outcomes, size_t count)
-{
-    for (size_t i = 0; i < count; i++) {
-        const struct td_claimed *m = &items[i];
-        const struct td_outcome *o = &outcomes[i];
-        const char *outcome = o->status ? o->status : "unknown";
-        bool retry = strcmp(outcome, "scheduled") == 0;
-        char labels[256];
-        snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\",outcome=\"%s\"", m->org_id,
-                 m->channel, retry ? "retry" : outcome);
-        td_metrics_add(engine->metrics, "tidings_deliveries_total", labels, 1);
-        if (retry && o->attempt_delta == 0) {
-            snprintf(labels, sizeof(labels), "org=\"%s\",channel=\"%s\"", m->org_id, m->channel);
-            td_metrics_add(engine->metrics, "tidings_retries_total", labels, 1);
-        }
-        /* one line per event; addresses and texts stay out of the log */
-        td_log(strcmp(outcome, "sent") == 0 ? TD_LOG_DEBUG : TD_LOG_INFO, m->org_id, m->channel,
-               "message %lld (booking %s, %s/%s): %s%s%s", (long long)m->id, m->booking_id,
-               m->sequence_key, m->step_id, retry ? "retry" : outcome, o->reason ? ": " : "",
-               o->reason ? o->reason : "");
-    }
 }

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "deliver.h"
 #include "engine.h"
+#include "inflight.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -149,16 +150,18 @@ static void worker_refresh(struct worker *w)
             struct td_instance *in = &e->instances[i];
             if (in->cfg->kind != TD_PLUGIN_CHANNEL)
                 continue;
-            bool suspended = false;
+            bool suspended = false, quota = false;
             size_t k;
             json_t *s;
             json_array_foreach(susp, k, s)
             {
-                suspended =
-                    suspended ||
-                    (strcmp(json_string_value(json_object_get(s, "org")), in->org->id) == 0 &&
-                     strcmp(json_string_value(json_object_get(s, "channel")), in->cfg->name) == 0);
+                if (strcmp(json_string_value(json_object_get(s, "org")), in->org->id) == 0 &&
+                    strcmp(json_string_value(json_object_get(s, "channel")), in->cfg->name) == 0) {
+                    suspended = true;
+                    quota = strcmp(json_string_value(json_object_get(s, "kind")), "quota") == 0;
+                }
             }
+            atomic_store(&in->suspended_quota, quota);
             bool was = atomic_exchange(&in->suspended, suspended);
             if (was && !suspended)
                 td_log(TD_LOG_WARN, in->org->id, in->cfg->name, "channel resumed");
@@ -203,8 +206,17 @@ static json_t *worker_quotas(struct worker *w, bool all, int64_t *throttle_ms)
     w->rotate++;
     for (size_t i = 0; i < e->instance_count; i++) {
         struct td_instance *in = &e->instances[i];
-        if (in->cfg->kind != TD_PLUGIN_CHANNEL || atomic_load(&in->suspended))
+        if (in->cfg->kind != TD_PLUGIN_CHANNEL)
             continue;
+        if (atomic_load(&in->suspended)) {
+            /* out of quota: the rows that have a fallback take it now */
+            if (atomic_load(&in->suspended_quota))
+                json_array_append_new(q, json_pack("{s:I, s:s, s:s, s:I, s:b}", "i",
+                                                   (json_int_t)json_array_size(q), "org",
+                                                   in->org->id, "channel", in->cfg->name, "lim",
+                                                   (json_int_t)batch, "fallback_only", 1));
+            continue;
+        }
         long lim = batch;
         if (!all) {
             long avail = td_bucket_available(&in->bucket, now);
@@ -301,31 +313,21 @@ static int worker_batch(struct worker *w, int64_t *throttle_ms)
         return 0;
     td_metrics_add(e->metrics, "tidings_claimed_total", NULL, (double)count);
     worker_spend(w, items, count);
+    /* their leases are kept alive, and their verdicts written, by the
+     * engine's verdict writer (inflight.c) as soon as each is decided */
+    td_inflight_hold(e->inflight, items, count);
     struct td_outcome *outcomes = calloc(count, sizeof(*outcomes));
     void *owned = NULL;
     struct td_deliver_stats st;
     rc = outcomes
              ? td_deliver_batch(e, w->work, items, count, outcomes, &owned, &w->d->stopping, &st)
              : -ENOMEM;
-    int written = 0;
-    if (rc == 0 &&
-        td_store_outcomes_write(w->work, outcomes, count, &written, err, sizeof(err)) < 0) {
-        /* the leases run out and the rows are claimed again: nothing is lost */
-        td_log(TD_LOG_ERROR, NULL, "dispatch", "writing %zu verdicts failed: %s", count, err);
-        rc = -EIO;
-    }
-    if (rc == 0) {
+    if (rc == 0)
         td_log(TD_LOG_DEBUG, NULL, "dispatch",
-               "worker %d: batch of %zu: %zu sent, %zu retry, %zu failed, %zu skipped, "
-               "%zu expired, %zu released",
-               w->index, count, st.sent, st.retried, st.failed, st.skipped, st.expired,
-               st.released);
-        if ((size_t)written != count)
-            td_log(TD_LOG_WARN, NULL, "dispatch",
-                   "%zu verdicts were not written: their lease was taken over",
-                   count - (size_t)written);
-        td_deliver_count(e, items, outcomes, count);
-    }
+               "worker %d: batch of %zu: %zu sent, %zu retry, %zu unknown, %zu failed, %zu held, "
+               "%zu skipped, %zu expired, %zu released",
+               w->index, count, st.sent, st.retried, st.unknown, st.failed, st.held, st.skipped,
+               st.expired, st.released);
     td_deliver_free(owned, count);
     free(outcomes);
     td_store_claimed_free(items, count);
@@ -436,6 +438,8 @@ static void dispatcher_resume_changed(struct td_engine *e)
                                     err, sizeof(err));
             td_log(TD_LOG_WARN, org, channel, "suspension lifted: the configuration changed");
         } else {
+            atomic_store(&in->suspended_quota,
+                         strcmp(json_string_value(json_object_get(s, "kind")), "quota") == 0);
             atomic_store(&in->suspended, true);
             td_log(TD_LOG_ERROR, org, channel,
                    "channel stays suspended (%s); fix its configuration or run tidings channels "

@@ -4,6 +4,7 @@
 
 #include "dispatch.h"
 #include "http_client.h"
+#include "inflight.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -19,6 +20,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* At a stop, verdicts still unwritten are tried this long while the
+ * database is unreachable. */
+#define ENGINE_VERDICT_GRACE_MS 10000
 
 /* How long /healthz waits for a database connection. */
 #define HEALTH_DB_WAIT_MS 1000
@@ -140,6 +145,13 @@ static int engine_check_schema(struct td_engine *e)
     }
     int version = 0;
     int rc = td_schema_version(c, &version, err, sizeof(err));
+    if (rc == 0 && version == td_schema_latest() &&
+        td_store_installation_id(c, e->installation_id, sizeof(e->installation_id), err,
+                                 sizeof(err)) < 0) {
+        td_db_release(e->pool, c, false);
+        fprintf(stderr, "tidings: %s\n", err);
+        return -EIO;
+    }
     td_db_release(e->pool, c, false);
     if (rc < 0) {
         fprintf(stderr, "tidings: cannot read the schema version: %s\n", err);
@@ -244,7 +256,9 @@ int td_engine_run(struct td_conf *conf)
         td_diag_print(&diag, stderr, "tidings: ");
         goto out_http;
     }
-    int rc = td_dispatcher_start(&e, &e.dispatcher);
+    int rc = td_inflight_start(conf->engine.db_dsn, conf->engine.dispatch_lease_s, &e.inflight);
+    if (rc == 0)
+        rc = td_dispatcher_start(&e, &e.dispatcher);
     if (rc < 0) {
         fprintf(stderr, "tidings: cannot start the dispatcher: %s\n", strerror(-rc));
         goto out_triggers;
@@ -260,6 +274,9 @@ out_http:
     td_http_server_stop(e.http);
     td_dispatcher_stop(e.dispatcher);
     e.dispatcher = NULL;
+    /* what the workers decided is written before the engine goes */
+    td_inflight_stop(e.inflight, ENGINE_VERDICT_GRACE_MS);
+    e.inflight = NULL;
 out_instances:
     td_instances_destroy(&e);
 out_cleanup:

@@ -18,6 +18,7 @@ struct td_engine;
 struct td_dispatcher;
 struct td_sequence_cache;
 struct td_metrics;
+struct td_inflight;
 
 /* One plugin instance: a [channel.x] or [trigger.x] section brought to life. */
 struct td_instance {
@@ -35,11 +36,12 @@ struct td_instance {
     struct td_bucket *account; /* the shared [account.x] rate, or NULL */
     pthread_mutex_t slots_lock;
     pthread_cond_t slots_free;
-    int inflight;            /* provider requests now, at most policy.concurrency */
-    atomic_bool suspended;   /* credentials refused: claim nothing for it */
-    char fingerprint[20];    /* of plugin + settings: a change resumes it */
-    char callback_path[200]; /* "/v1/callbacks/<org>/<name>/<token>", or "" */
-    char callback_url[700];  /* public_url + callback_path, or "" */
+    int inflight;                /* provider requests now, at most policy.concurrency */
+    atomic_bool suspended;       /* credentials refused or quota used up: claim nothing for it */
+    atomic_bool suspended_quota; /* ... for a quota: rows with a fallback take it */
+    char fingerprint[20];        /* of plugin + settings: a change resumes it */
+    char callback_path[200];     /* "/v1/callbacks/<org>/<name>/<token>", or "" */
+    char callback_url[700];      /* public_url + callback_path, or "" */
 };
 
 struct td_engine {
@@ -53,7 +55,9 @@ struct td_engine {
     struct td_sequence_cache *sequences; /* parsed sequences per organization */
     struct td_bucket *accounts;          /* one per conf->accounts[i] */
     struct td_metrics *metrics;
-    char owner_id[96]; /* "host:pid", written into leases */
+    struct td_inflight *inflight; /* claimed rows: leases kept, verdicts written */
+    char owner_id[96];            /* "host:pid", written into leases */
+    char installation_id[24];     /* the database's identity, in every idempotency key */
 };
 
 /* Checks every instance section of every organization against its plugin

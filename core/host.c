@@ -146,6 +146,7 @@ void td_host_init(struct td_host *host, struct td_instance *instance)
     host->report = host_report;
     host->process_pending = host_process_pending;
     host->database_dsn = instance->engine->conf->engine.db_dsn;
+    host->http_reply_left = td_http_reply_left;
 
     host->engine_private = instance;
 }

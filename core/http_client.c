@@ -2,9 +2,11 @@
 #include "http_client.h"
 
 #include "buf.h"
+#include "http_result.h"
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,8 +62,28 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 /* One call in progress: what curl needs to outlive the setup. */
 struct call_state {
     struct curl_slist *headers;
-    struct td_buf body;
+    struct td_buf body; /* the answer */
+    const char *upload; /* the request body, handed to curl by on_upload */
+    size_t upload_len;
+    size_t upload_offset; /* how much of it curl has taken: > 0 means it may have left */
 };
+
+/* Hands curl the request body. There is deliberately no seek callback: when
+ * a reused connection dies after the request was sent, libcurl would send it
+ * again on a fresh connection by itself ("Connection died, retrying a fresh
+ * connect") and report nothing; without a way to rewind the body it gives up
+ * instead (CURLE_SEND_FAIL_REWIND), and the engine learns that the request
+ * may have arrived. */
+static size_t on_upload(char *buffer, size_t size, size_t nitems, void *userdata)
+{
+    struct call_state *st = userdata;
+    size_t room = size * nitems;
+    size_t left = st->upload_len - st->upload_offset;
+    size_t n = left < room ? left : room;
+    memcpy(buffer, st->upload + st->upload_offset, n);
+    st->upload_offset += n;
+    return n;
+}
 
 /* Sets h up for call. Returns 0, or -ENOMEM. */
 static int call_setup(CURL *h, const struct td_http_call *call, long default_timeout_ms,
@@ -91,7 +113,11 @@ static int call_setup(CURL *h, const struct td_http_call *call, long default_tim
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &st->body);
     if (call->body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
+        st->upload = call->body;
+        st->upload_len = call->body_len;
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(h, CURLOPT_READDATA, st);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
     } else if (strcmp(call->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -103,7 +129,16 @@ static int call_setup(CURL *h, const struct td_http_call *call, long default_tim
 static void call_finish(CURL *h, CURLcode rc, struct call_state *st, struct td_http_reply *reply)
 {
     if (rc != CURLE_OK) {
-        snprintf(reply->error, sizeof(reply->error), "%s", curl_easy_strerror(rc));
+        /* no answer: did any of the request leave? (headers or body) */
+        long sent_headers = 0;
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent_headers);
+        bool left = st->upload_offset > 0 || sent_headers > 0 || rc == CURLE_SEND_FAIL_REWIND;
+        if (left)
+            td_http_reply_mark_left(reply);
+        snprintf(reply->error, sizeof(reply->error), "%s%s",
+                 rc == CURLE_SEND_FAIL_REWIND ? "the connection died after the request was sent"
+                                              : curl_easy_strerror(rc),
+                 left ? " (the request left: the provider may have acted on it)" : "");
     } else {
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);

@@ -7,6 +7,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* What engine_private of a reply points at when its request left. */
+static const char reply_left_marker = 1;
+
+void td_http_reply_mark_left(struct td_http_reply *reply)
+{
+    reply->engine_private = (void *)&reply_left_marker;
+}
+
+bool td_http_reply_left(const struct td_http_reply *reply)
+{
+    return reply->engine_private == &reply_left_marker;
+}
+
 void td_result_from_http(const struct td_http_reply *reply, struct td_result *result)
 {
     memset(result, 0, sizeof(*result));
@@ -14,7 +27,7 @@ void td_result_from_http(const struct td_http_reply *reply, struct td_result *re
     result->http_status = reply->status;
     int s = reply->status;
     if (s == 0) {
-        result->status = TD_RETRY;
+        result->status = td_http_reply_left(reply) ? TD_UNKNOWN : TD_RETRY;
         snprintf(result->reason, sizeof(result->reason), "no answer: %.200s", reply->error);
     } else if (s >= 200 && s < 300) {
         result->status = TD_OK;

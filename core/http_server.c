@@ -306,15 +306,19 @@ int td_http_server_start(struct td_http_server *s, char *err, size_t errcap)
         snprintf(err, errcap, "listen address %s is not an IPv4 address", s->host);
         return -EINVAL;
     }
+    /* No SO_REUSEPORT: a second engine on the same port must fail to start
+     * rather than silently take half the callbacks (libmicrohttpd's default
+     * SO_REUSEADDR only lets a restart bind past TIME_WAIT). */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    s->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_request, s,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                                 (unsigned)s->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)s->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                                 s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)s->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
-        snprintf(err, errcap, "cannot listen on %s:%d (in use, or not allowed)", s->host, s->port);
+        snprintf(err, errcap,
+                 "cannot listen on %s:%d: the address is in use (another engine?) or not allowed",
+                 s->host, s->port);
         return -EADDRINUSE;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);

@@ -66,6 +66,7 @@ static void instance_channel_init(struct td_engine *engine, struct td_instance *
     pthread_cond_init(&in->slots_free, NULL);
     in->inflight = 0;
     atomic_store(&in->suspended, false);
+    atomic_store(&in->suspended_quota, false);
     instance_fingerprint(in);
 }
 

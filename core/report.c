@@ -45,19 +45,34 @@ bool td_report_is_stop(const char *text)
     return false;
 }
 
-/* The message id in what we gave the provider: "tidings-<org>-<id>" or a
- * plain number. -1 when it is neither (or for another organization). */
-static int64_t report_message_id(const char *org, const char *ref)
+/* Reads "<org>-<id>" at ref for org: the id, or -1. */
+static int64_t report_org_id(const char *org, const char *ref)
+{
+    long id;
+    size_t olen = strlen(org);
+    if (strncmp(ref, org, olen) == 0 && ref[olen] == '-' &&
+        td_parse_long(ref + olen + 1, 1, 0x7fffffffffffffffL, &id) == 0)
+        return id;
+    return -1;
+}
+
+/* The message id in what we gave the provider: "td-<installation>-<org>-<id>"
+ * (the idempotency key: of this database only), the older
+ * "tidings-<org>-<id>", or a plain number. -1 when it is none of them, or
+ * another organization's or another database's. */
+static int64_t report_message_id(const struct td_engine *engine, const char *org, const char *ref)
 {
     long id;
     if (!ref)
         return -1;
     if (td_parse_long(ref, 1, 0x7fffffffffffffffL, &id) == 0)
         return id;
-    size_t olen = strlen(org);
-    if (strncmp(ref, "tidings-", 8) == 0 && strncmp(ref + 8, org, olen) == 0 &&
-        ref[8 + olen] == '-' && td_parse_long(ref + 9 + olen, 1, 0x7fffffffffffffffL, &id) == 0)
-        return id;
+    size_t ilen = strlen(engine->installation_id);
+    if (strncmp(ref, "td-", 3) == 0 && ilen &&
+        strncmp(ref + 3, engine->installation_id, ilen) == 0 && ref[3 + ilen] == '-')
+        return report_org_id(org, ref + 4 + ilen);
+    if (strncmp(ref, "tidings-", 8) == 0)
+        return report_org_id(org, ref + 8);
     return -1;
 }
 
@@ -123,7 +138,7 @@ int td_report_apply(struct td_instance *in, const struct td_report *r)
             (r->kind == TD_REPORT_BOUNCED && r->permanent) || r->kind == TD_REPORT_COMPLAINED,
         .take_fallback = r->kind == TD_REPORT_FAILED && r->take_fallback,
     };
-    int64_t id = report_message_id(in->org->id, r->message_ref);
+    int64_t id = report_message_id(in->engine, in->org->id, r->message_ref);
     const char *outcome = "unknown";
     rc = td_store_report_apply(c, in->org->id, id, r->provider_id, &change, &outcome, err,
                                sizeof(err));

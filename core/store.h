@@ -155,7 +155,6 @@ struct td_claimed {
     char *step_id;
     int64_t scheduled_ms;
     int64_t deadline_ms;   /* -1: none */
-    char *deadline_local;  /* the deadline in the booking's zone with its offset, or NULL */
     json_t *booking;       /* the booking's document, NULL if gone */
     json_t *template_body; /* the newest template version, NULL if missing */
     json_t *conditions;    /* re-checked now; NULL: none */
@@ -167,6 +166,11 @@ struct td_claimed {
     struct td_local_time start;
     struct td_local_time end;
     int days_until;
+    char *deadline_local;    /* the deadline in the booking's zone with its offset, or NULL */
+    bool outcome_unknown;    /* the last attempt may have reached the provider */
+    int unknown_outcomes;    /* attempts whose outcome was unknown, so far */
+    json_t *rendered_before; /* with outcome_unknown: what that attempt sent, or NULL */
+    bool resend_approved;    /* an operator retried it from 'held': send it again */
 };
 
 /* Claims up to limit due messages for owner: each becomes 'sending' with a
@@ -192,15 +196,30 @@ struct td_outcome {
     int attempt_delta;       /* -1 gives the claim's attempt back (release, throttling) */
     json_t *fallback;        /* borrowed: when set, the first of this chain is inserted as a
                                 new row (due at once), carrying the rest */
+    bool unknown;            /* this attempt's outcome is unknown: the row says so and counts
+                                it; a 'sent' verdict clears what earlier attempts left unknown */
 };
 
-/* Writes outcomes in one statement. Only rows still held under the given
- * lease token change (fencing): *written counts them. */
+/* Writes outcomes in one statement. Only rows that still carry the lease
+ * token they were claimed with change (fencing): being sent under it, or
+ * reclaimed after it ran out and not claimed again since. *written counts
+ * them. */
 int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t count, int *written,
                             char *err, size_t errcap);
 
-/* Returns claims whose lease ran out to 'scheduled'; *count says how many. */
+/* Returns claims whose lease ran out to 'scheduled', their outcome unknown
+ * (the engine holding them may have sent them); *count says how many. */
 int td_store_reclaim_expired(PGconn *c, int *count, char *err, size_t errcap);
+
+/* Extends by lease_s the leases of rows (a JSON array of {org_id, id, token})
+ * still being sent under those tokens. *kept gets a JSON array of the tokens
+ * renewed (caller decrefs); a token missing from it was taken over. */
+int td_store_leases_renew(PGconn *c, const char *rows, long lease_s, json_t **kept, char *err,
+                          size_t errcap);
+
+/* This database's identity (made at migrate time), into out (at least 17
+ * bytes). */
+int td_store_installation_id(PGconn *c, char *out, size_t cap, char *err, size_t errcap);
 
 /* The earliest scheduled_for of a waiting message in any of the quotas' (org,
  * channel) pairs (their "lim" ignored), unix ms, or -1. */
@@ -255,12 +274,13 @@ int td_store_address_facts(PGconn *c, const char *triples, json_t **out, char *e
 /* ---- channels and operators (store_admin.c) ---- */
 
 /* Marks (org, channel) suspended with reason, for the configuration with
- * fingerprint; an existing suspension stays as it is. */
+ * fingerprint: for its credentials (until_ms -1), or for a used-up quota
+ * until until_ms (epoch ms). An existing suspension stays as it is. */
 int td_store_channel_suspend(PGconn *c, const char *org, const char *channel, const char *reason,
-                             const char *fingerprint, char *err, size_t errcap);
+                             const char *fingerprint, int64_t until_ms, char *err, size_t errcap);
 
 /* Reads every suspension as a JSON array of {org, channel, reason, fingerprint,
- * since}. */
+ * since, kind, until}, lifting quota suspensions whose time is up. */
 int td_store_channel_suspensions(PGconn *c, json_t **out, char *err, size_t errcap);
 
 /* Lifts the suspension of (org, channel) and records who did it and why.
@@ -279,8 +299,9 @@ int td_store_messages_list(PGconn *c, const char *org, const char *state, const 
                            const char *channel, int limit, json_t **out, char *err, size_t errcap);
 
 /* Operator actions on one message of org, each recorded with actor and reason:
- * retry makes a failed, expired, skipped or cancelled message due now with
- * fresh attempts; cancel ends a scheduled one. *changed says whether the
+ * retry makes a failed, expired, skipped, cancelled or held message due now
+ * with fresh attempts (a held one is sent again even where the channel holds
+ * unknown outcomes); cancel ends a scheduled or held one. *changed says whether the
  * message was in a state the action applies to; *status gets its state
  * before (at least 16 bytes). */
 int td_store_message_retry(PGconn *c, const char *org, int64_t id, const char *actor,

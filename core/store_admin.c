@@ -10,13 +10,17 @@
 #include <string.h>
 
 int td_store_channel_suspend(PGconn *c, const char *org, const char *channel, const char *reason,
-                             const char *fingerprint, char *err, size_t errcap)
+                             const char *fingerprint, int64_t until_ms, char *err, size_t errcap)
 {
-    const char *params[] = {org, channel, reason, fingerprint};
+    char until[24] = "";
+    const char *params[] = {org, channel, reason, fingerprint,
+                            until_ms >= 0 ? store_itoa(until_ms, until, sizeof(until)) : NULL};
     PGresult *r = store_exec(c,
                              "INSERT INTO tidings.channel_suspensions (org_id, channel, reason,"
-                             " fingerprint) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                             4, params, err, errcap);
+                             " fingerprint, kind, until) VALUES ($1, $2, $3, $4,"
+                             " CASE WHEN $5::bigint IS NULL THEN 'credentials' ELSE 'quota' END,"
+                             " to_timestamp($5::bigint / 1000.0)) ON CONFLICT DO NOTHING",
+                             5, params, err, errcap);
     if (!r)
         return -EIO;
     PQclear(r);
@@ -25,11 +29,19 @@ int td_store_channel_suspend(PGconn *c, const char *org, const char *channel, co
 
 int td_store_channel_suspensions(PGconn *c, json_t **out, char *err, size_t errcap)
 {
+    /* a quota suspension whose time is up is lifted on the way */
+    PGresult *r = store_exec(c,
+                             "DELETE FROM tidings.channel_suspensions WHERE kind = 'quota'"
+                             " AND until <= now()",
+                             0, NULL, err, errcap);
+    if (!r)
+        return -EIO;
+    PQclear(r);
     return store_json_value(c,
                             "SELECT coalesce(json_agg(json_build_object('org', org_id, 'channel',"
                             " channel, 'reason', reason, 'fingerprint', fingerprint, 'since',"
-                            " since) ORDER BY org_id, channel), '[]') FROM"
-                            " tidings.channel_suspensions",
+                            " since, 'kind', kind, 'until', until) ORDER BY org_id, channel),"
+                            " '[]') FROM tidings.channel_suspensions",
                             0, NULL, out, err, errcap);
 }
 
@@ -110,6 +122,7 @@ static int message_transition(PGconn *c, const char *org, int64_t id, const char
         "upd AS (UPDATE tidings.messages m SET status = $4,"
         "        reason = $7 || ' by ' || $5 || ': ' || $6,"
         "        attempts = CASE WHEN $4 = 'scheduled' THEN 0 ELSE m.attempts END,"
+        "        resend_approved = ($4 = 'scheduled' AND m.status = 'held'),"
         "        scheduled_for = CASE WHEN $4 = 'scheduled' THEN now() ELSE m.scheduled_for END,"
         "        deadline = CASE WHEN $4 = 'scheduled' AND m.deadline < now() THEN NULL"
         "                   ELSE m.deadline END,"
@@ -135,16 +148,16 @@ int td_store_message_retry(PGconn *c, const char *org, int64_t id, const char *a
                            size_t errcap)
 {
     return message_transition(c, org, id, "retry",
-                              "[\"failed\", \"expired\", \"skipped\", \"cancelled\"]", "scheduled",
-                              actor, reason, changed, status, err, errcap);
+                              "[\"failed\", \"expired\", \"skipped\", \"cancelled\", \"held\"]",
+                              "scheduled", actor, reason, changed, status, err, errcap);
 }
 
 int td_store_message_cancel(PGconn *c, const char *org, int64_t id, const char *actor,
                             const char *reason, bool *changed, char *status, char *err,
                             size_t errcap)
 {
-    return message_transition(c, org, id, "cancel", "[\"scheduled\"]", "cancelled", actor, reason,
-                              changed, status, err, errcap);
+    return message_transition(c, org, id, "cancel", "[\"scheduled\", \"held\"]", "cancelled", actor,
+                              reason, changed, status, err, errcap);
 }
 
 int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap)

@@ -26,6 +26,7 @@ void td_store_claimed_free(struct td_claimed *items, size_t count)
         json_decref(m->fallback);
         free(m->customer_key);
         free(m->deadline_local);
+        json_decref(m->rendered_before);
     }
     free(items);
 }
@@ -69,7 +70,7 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         c,
         "WITH q AS ("
         "  SELECT * FROM jsonb_to_recordset($4::jsonb) AS q(i integer, org text, channel text,"
-        "         lim integer)), "
+        "         lim integer, fallback_only boolean)), "
         "cand AS ("
         "  SELECT d.org_id, d.id, d.scheduled_for,"
         "         row_number() OVER (PARTITION BY q.i ORDER BY d.scheduled_for) AS rank"
@@ -77,6 +78,7 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "      SELECT m.org_id, m.id, m.scheduled_for FROM tidings.messages m"
         "       WHERE m.org_id = q.org AND m.channel = q.channel AND m.status = 'scheduled'"
         "         AND m.scheduled_for <= now()"
+        "         AND (q.fallback_only IS NOT TRUE OR m.fallback IS NOT NULL)"
         "       ORDER BY m.scheduled_for LIMIT q.lim FOR UPDATE SKIP LOCKED) d), "
         "due AS (SELECT org_id, id FROM cand ORDER BY rank, scheduled_for LIMIT $2::integer), "
         "claimed AS ("
@@ -99,7 +101,9 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "       (extract(epoch FROM b.starts_at) * 1000)::bigint,"
         "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"
         "       CASE WHEN c.deadline IS NOT NULL"
-        "            THEN tidings.local_text(c.deadline, coalesce(b.timezone, 'UTC')) END"
+        "            THEN tidings.local_text(c.deadline, coalesce(b.timezone, 'UTC')) END,"
+        "       c.outcome_unknown, c.unknown_outcomes,"
+        "       CASE WHEN c.outcome_unknown THEN c.rendered END, c.resend_approved"
         "  FROM claimed c"
         "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
         "  LEFT JOIN LATERAL (SELECT o.body FROM tidings.objects o WHERE o.org_id = c.org_id"
@@ -144,6 +148,10 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         m->start_ms = store_int64(r, i, 20, 0);
         m->end_ms = store_int64(r, i, 21, -1);
         m->deadline_local = PQgetisnull(r, i, 22) ? NULL : column_dup(r, i, 22);
+        m->outcome_unknown = strcmp(PQgetvalue(r, i, 23), "t") == 0;
+        m->unknown_outcomes = (int)store_int64(r, i, 24, 0);
+        m->rendered_before = column_json(r, i, 25);
+        m->resend_approved = strcmp(PQgetvalue(r, i, 26), "t") == 0;
     }
     PQclear(r);
     *out = items;
@@ -160,12 +168,12 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
     json_t *rows = json_array();
     for (size_t i = 0; i < count; i++) {
         const struct td_outcome *o = &items[i];
-        json_t *row = json_pack("{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i, s:O?}",
-                                "org_id", o->org_id, "id", (json_int_t)o->id, "token",
-                                (json_int_t)o->lease_token, "status", o->status, "reason",
-                                o->reason, "provider_id", o->provider_id, "recipient", o->recipient,
-                                "rendered", o->rendered, "retry_at_ms", (json_int_t)o->retry_at_ms,
-                                "attempt_delta", o->attempt_delta, "fallback", o->fallback);
+        json_t *row = json_pack(
+            "{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i, s:O?, s:b}", "org_id",
+            o->org_id, "id", (json_int_t)o->id, "token", (json_int_t)o->lease_token, "status",
+            o->status, "reason", o->reason, "provider_id", o->provider_id, "recipient",
+            o->recipient, "rendered", o->rendered, "retry_at_ms", (json_int_t)o->retry_at_ms,
+            "attempt_delta", o->attempt_delta, "fallback", o->fallback, "unknown", o->unknown);
         json_array_append_new(rows, row);
     }
     char *text = json_dumps(rows, JSON_COMPACT);
@@ -179,7 +187,8 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
         c,
         "WITH o AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(org_id text, id bigint,"
         "       token bigint, status text, reason text, provider_id text, recipient text,"
-        "       rendered jsonb, retry_at_ms bigint, attempt_delta integer, fallback jsonb)), "
+        "       rendered jsonb, retry_at_ms bigint, attempt_delta integer, fallback jsonb,"
+        "       unknown boolean)), "
         "upd AS ("
         "  UPDATE tidings.messages m SET status = o.status, reason = o.reason,"
         "         provider_id = coalesce(o.provider_id, m.provider_id),"
@@ -190,10 +199,14 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
         "             greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"
         "             ELSE m.scheduled_for END,"
         "         sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"
+        "         outcome_unknown = CASE WHEN o.unknown THEN true"
+        "             WHEN o.status = 'sent' THEN false ELSE m.outcome_unknown END,"
+        "         unknown_outcomes = m.unknown_outcomes + CASE WHEN o.unknown THEN 1 ELSE 0 END,"
+        "         resend_approved = false,"
         "         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"
         "         updated_at = now()"
-        "    FROM o WHERE m.org_id = o.org_id AND m.id = o.id AND m.status = 'sending'"
-        "     AND m.lease_token = o.token"
+        "    FROM o WHERE m.org_id = o.org_id AND m.id = o.id"
+        "     AND m.status IN ('sending', 'scheduled') AND m.lease_token = o.token"
         "  RETURNING m.*, o.fallback AS chain), "
         "ins AS ("
         "  INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
@@ -220,16 +233,54 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
 int td_store_reclaim_expired(PGconn *c, int *count, char *err, size_t errcap)
 {
     *count = 0;
-    PGresult *r = store_exec(c,
-                             "UPDATE tidings.messages SET status = 'scheduled',"
-                             " reason = 'lease of ' || coalesce(lease_owner, '?') ||"
-                             " ' expired; reclaimed', lease_owner = NULL, lease_token = NULL,"
-                             " lease_expires_at = NULL, updated_at = now()"
-                             " WHERE status = 'sending' AND lease_expires_at < now()",
-                             0, NULL, err, errcap);
+    /* the lease token stays: a verdict of that engine, only slow, still
+     * lands until another claim takes the row */
+    PGresult *r = store_exec(
+        c,
+        "UPDATE tidings.messages SET status = 'scheduled',"
+        " reason = 'attempt ' || attempts || ': the lease of ' || coalesce(lease_owner, '?') ||"
+        " ' ran out while it was being sent, so its outcome is unknown',"
+        " outcome_unknown = true, unknown_outcomes = unknown_outcomes + 1,"
+        " lease_owner = NULL, lease_expires_at = NULL, updated_at = now()"
+        " WHERE status = 'sending' AND lease_expires_at < now()",
+        0, NULL, err, errcap);
     if (!r)
         return -EIO;
     *count = (int)strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int td_store_leases_renew(PGconn *c, const char *rows, long lease_s, json_t **kept, char *err,
+                          size_t errcap)
+{
+    *kept = NULL;
+    char lease[24];
+    const char *params[] = {rows, store_itoa(lease_s, lease, sizeof(lease))};
+    return store_json_value(
+        c,
+        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(org_id text, id bigint,"
+        "           token bigint)), "
+        "u AS (UPDATE tidings.messages m"
+        "         SET lease_expires_at = now() + make_interval(secs => $2::integer)"
+        "        FROM r WHERE m.org_id = r.org_id AND m.id = r.id AND m.status = 'sending'"
+        "         AND m.lease_token = r.token RETURNING m.lease_token) "
+        "SELECT coalesce(jsonb_agg(lease_token), '[]') FROM u",
+        2, params, kept, err, errcap);
+}
+
+int td_store_installation_id(PGconn *c, char *out, size_t cap, char *err, size_t errcap)
+{
+    out[0] = '\0';
+    PGresult *r = store_exec(c, "SELECT id FROM tidings.installation", 0, NULL, err, errcap);
+    if (!r)
+        return -EIO;
+    if (PQntuples(r) != 1) {
+        snprintf(err, errcap, "tidings.installation has no identity: run `tidings migrate`");
+        PQclear(r);
+        return -EIO;
+    }
+    snprintf(out, cap, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }
@@ -241,10 +292,11 @@ int td_store_next_due(PGconn *c, const char *quotas, int64_t *ms, char *err, siz
     PGresult *r = store_exec(
         c,
         "SELECT (extract(epoch FROM min(d.scheduled_for)) * 1000)::bigint"
-        "  FROM jsonb_to_recordset($1::jsonb) AS q(org text, channel text)"
+        "  FROM jsonb_to_recordset($1::jsonb) AS q(org text, channel text, fallback_only boolean)"
         "  CROSS JOIN LATERAL ("
         "    SELECT m.scheduled_for FROM tidings.messages m"
         "     WHERE m.org_id = q.org AND m.channel = q.channel AND m.status = 'scheduled'"
+        "       AND (q.fallback_only IS NOT TRUE OR m.fallback IS NOT NULL)"
         "     ORDER BY m.scheduled_for LIMIT 1) d",
         1, params, err, errcap);
     if (!r)

@@ -43,7 +43,7 @@ extern "C" {
 #endif
 
 #define TD_ABI_MAJOR 1
-#define TD_ABI_MINOR 1
+#define TD_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define TD_PLUGIN_ENTRY_SYMBOL "td_plugin_entry"
@@ -57,9 +57,16 @@ enum td_plugin_kind {
 /* A channel's verdict on one message. */
 enum td_status {
     TD_OK = 0,      /* accepted by the provider; provider_id set when known */
-    TD_RETRY = 1,   /* transient: try again later (retry_after_ms when known) */
+    TD_RETRY = 1,   /* transient, and the provider did not take it: try again later
+                       (retry_after_ms when known) */
     TD_FAIL = 2,    /* permanent for this message: reason says why */
-    TD_SUSPEND = 3, /* the connection itself is refused (credentials): pause it */
+    TD_SUSPEND = 3, /* the connection itself is refused (credentials), or its quota is used
+                       up (with retry_after_ms: until then): pause it */
+    /* ABI 1.2 */
+    TD_UNKNOWN = 4, /* the request may have reached the provider but no verdict came back (the
+                       connection dropped or timed out after sending): the engine records the
+                       outcome as unknown and counts the attempt; the next attempt carries
+                       td_message.outcome_unknown, so the plugin can ask the provider first */
 };
 
 enum td_log_level {
@@ -222,6 +229,13 @@ struct td_message {
     /* ABI 1.1 */
     bool wa_window_open; /* whatsapp: the customer wrote within the last 24 hours, so free
                             text may be sent; otherwise only an approved template */
+    /* ABI 1.2 */
+    bool outcome_unknown; /* an earlier attempt of this message may have reached the provider
+                             (its answer was lost, or the engine sending it died): a plugin
+                             that can ask the provider (by the idempotency key) does so before
+                             sending again, and answers TD_OK when it was accepted. The texts
+                             are those of that attempt, so a provider's own de-duplication by
+                             key sees the same request. */
 };
 
 /* ---- Reports, from provider callbacks (ABI 1.1) ---- */
@@ -309,8 +323,9 @@ struct td_host {
     int (*http_request)(const struct td_host *host, const struct td_http_call *call,
                         struct td_http_reply *reply);
     void (*http_reply_release)(struct td_http_reply *reply);
-    /* The engine's default mapping of an HTTP answer to a verdict: transport
-     * error, 408, 429 and 5xx retry (with Retry-After), 401/403 suspend, other
+    /* The engine's default mapping of an HTTP answer to a verdict: a transport
+     * error after the request left is TD_UNKNOWN (ABI 1.2), one before it
+     * left, 408, 429 and 5xx retry (with Retry-After), 401/403 suspend, other
      * 4xx fail, 2xx ok. Plugins refine it from the provider's body. */
     void (*result_from_http)(const struct td_http_reply *reply, struct td_result *result);
 
@@ -342,6 +357,13 @@ struct td_host {
     int (*process_pending)(const struct td_host *host, size_t *processed);
     /* The engine's database connection string, for a trigger that LISTENs. */
     const char *database_dsn;
+
+    /* ABI 1.2. Whether a call that got no answer (status 0) may still have
+     * reached the provider: some of the request was sent before the
+     * connection failed or the time ran out. The engine's HTTP client never
+     * sends a request twice by itself; result_from_http answers TD_UNKNOWN
+     * for such a reply and TD_RETRY for one that certainly did not leave. */
+    bool (*http_reply_left)(const struct td_http_reply *reply);
 };
 
 /* True when the host offers the field (a newer engine may offer more). */

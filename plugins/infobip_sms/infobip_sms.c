@@ -9,11 +9,24 @@
  * callbackData; the callback route (host->callback_path) takes delivery
  * reports and inbound messages (STOP) and hands them to host->report.
  *
+ * What is guaranteed: Infobip de-duplicates by messageId only when that is
+ * enabled for the account (it is not by default). So a message whose earlier
+ * attempt may have arrived (td_message.outcome_unknown: its answer was lost,
+ * or the engine sending it died) is looked up first in Infobip's message logs
+ * by its messageId (GET /sms/3/logs, the last 48 hours): found, it counts as
+ * sent and is not sent again; not found, it is sent. The logs are not
+ * instant: a message accepted a moment before a crash may not be in them yet
+ * (the engine re-sends no sooner than its backoff, seconds later). With
+ * de-duplication enabled on the account, that gap closes too: a reused
+ * messageId is answered REJECTED_DUPLICATE_MESSAGE_ID, which counts as sent
+ * (keys carry the database's identity, so only the same message repeats one).
+ *
  * Verdicts: every message is checked first (E.164 number, non-empty text of
  * at most 4000 bytes) and refused without a request when it would be refused
  * anyway. 200 gives each message its own verdict from its status (PENDING is
  * OK with the messageId; REJECTED and UNDELIVERABLE FAIL naming the status);
- * 429, 5xx and transport errors RETRY (honouring Retry-After); 401 and 403
+ * 429, 5xx and transport errors before the request left RETRY (honouring
+ * Retry-After), a transport error after it left is UNKNOWN; 401 and 403
  * SUSPEND; other 4xx FAIL with Infobip's violations.
  */
 #include "infobip.h"
@@ -35,9 +48,13 @@
 
 struct ib_sms {
     struct ib_conn conn;
-    char *sender; /* as Infobip takes it: alphanumeric, or digits without "+" */
-    char *url;    /* {base}/sms/3/messages */
+    char *sender;   /* as Infobip takes it: alphanumeric, or digits without "+" */
+    char *url;      /* {base}/sms/3/messages */
+    char *logs_url; /* {base}/sms/3/logs */
 };
+
+/* The logs take at most this many characters of comma-separated messageIds. */
+#define SMS_LOGS_IDS_MAX 2048
 
 static const struct td_config_key sms_keys[] = {
     {.name = "api_key",
@@ -172,7 +189,8 @@ static void sms_verdicts(const struct ib_sms *s, const struct td_message *msgs,
         body = json_loadb(reply->body, reply->body_len, 0, &jerr);
         items = json_object_get(body, "messages");
         if (!json_is_array(items)) {
-            all.status = TD_RETRY; /* the same messageIds are safe to send again */
+            /* accepted or not: it cannot be told from this answer */
+            all.status = TD_UNKNOWN;
             snprintf(all.reason, sizeof(all.reason), "infobip answered %d without a messages list",
                      reply->status);
         }
@@ -194,18 +212,130 @@ static void sms_verdicts(const struct ib_sms *s, const struct td_message *msgs,
     json_decref(body);
 }
 
+/* Appends c to the URL being built, %-encoding what is not unreserved. */
+static void url_append(char *url, size_t cap, size_t *len, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const char *p = s; *p && *len + 4 < cap; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            url[(*len)++] = (char)c;
+        } else {
+            url[(*len)++] = '%';
+            url[(*len)++] = hex[c >> 4];
+            url[(*len)++] = hex[c & 15];
+        }
+    }
+    url[*len] = '\0';
+}
+
+/* Asks the message logs whether the messages at index[0..n) were accepted
+ * (their earlier attempt's outcome is unknown). A message found is given its
+ * verdict (TD_OK: it is not sent again) and found[k] set; when the logs cannot
+ * be read every one is given TD_RETRY and found[k] set (sending blind could
+ * send it twice). The others are left to be sent. */
+static void sms_lookup(const struct ib_sms *s, const struct td_message *msgs, const size_t *index,
+                       size_t n, struct td_result *results, bool *found)
+{
+    size_t k = 0;
+    while (k < n) {
+        /* as many ids as fit in one query */
+        char url[4096];
+        size_t len = (size_t)snprintf(url, sizeof(url), "%s?limit=1000&messageId=", s->logs_url);
+        size_t first = k, ids = 0;
+        for (; k < n; k++) {
+            const char *key = msgs[index[k]].idempotency_key;
+            if (ids && ids + strlen(key) + 1 > SMS_LOGS_IDS_MAX)
+                break;
+            if (ids)
+                url_append(url, sizeof(url), &len, ",");
+            url_append(url, sizeof(url), &len, key);
+            ids += strlen(key) + 1;
+        }
+        struct td_http_header headers[4];
+        ib_conn_headers(&s->conn, headers);
+        struct td_http_call call = {.method = "GET",
+                                    .url = url,
+                                    .headers = headers,
+                                    .header_count = 4,
+                                    .timeout_ms = s->conn.timeout_ms};
+        struct td_http_reply reply;
+        s->conn.host->http_request(s->conn.host, &call, &reply);
+        json_error_t jerr;
+        json_t *body =
+            reply.status == 200 ? json_loadb(reply.body, reply.body_len, 0, &jerr) : NULL;
+        const json_t *logs = json_object_get(body, "results");
+        for (size_t j = first; j < k; j++) {
+            struct td_result *r = &results[index[j]];
+            const char *key = msgs[index[j]].idempotency_key;
+            if (!json_is_array(logs)) {
+                found[j] = true;
+                r->status = TD_RETRY;
+                char why[200];
+                ib_error_reason(&reply, why, sizeof(why));
+                snprintf(r->reason, sizeof(r->reason),
+                         "not sent again: an earlier attempt may have arrived, and the message "
+                         "logs could not be read (%.150s)",
+                         why);
+                continue;
+            }
+            size_t i;
+            const json_t *log;
+            json_array_foreach(logs, i, log)
+            {
+                const char *id = json_string_value(json_object_get(log, "messageId"));
+                if (!id || strcmp(id, key) != 0)
+                    continue;
+                struct td_result seen;
+                memset(&seen, 0, sizeof(seen));
+                ib_status_verdict(json_object_get(log, "status"), id, &seen);
+                const char *group =
+                    json_string_value(json_object_get(json_object_get(log, "status"), "groupName"));
+                /* in the logs and not refused: it was accepted before */
+                if (seen.status == TD_OK || (group && strcmp(group, "REJECTED") != 0)) {
+                    found[j] = true;
+                    r->status = TD_OK;
+                    snprintf(r->provider_id, sizeof(r->provider_id), "%s", id);
+                    s->conn.host->log(s->conn.host, TD_LOG_INFO,
+                                      "message %s: found in the message logs (%s): not sent again",
+                                      msgs[index[j]].id, group ? group : "accepted");
+                }
+                break;
+            }
+        }
+        json_decref(body);
+        s->conn.host->http_reply_release(&reply);
+    }
+}
+
 static void sms_deliver(void *instance, const struct td_message *msgs, size_t n,
                         struct td_result *results)
 {
     struct ib_sms *s = instance;
     size_t *sent = calloc(n ? n : 1, sizeof(*sent));
+    size_t *unknown = calloc(n ? n : 1, sizeof(*unknown));
+    bool *looked_up = calloc(n ? n : 1, sizeof(*looked_up));
+    bool *settled = calloc(n ? n : 1, sizeof(*settled));
     json_t *list = json_array();
-    size_t nsent = 0;
+    size_t nsent = 0, nunknown = 0;
     int64_t deadline = 0;
     for (size_t i = 0; i < n; i++) {
+        memset(&results[i], 0, sizeof(results[i]));
+        results[i].retry_after_ms = -1;
+        if (msgs[i].outcome_unknown && unknown)
+            unknown[nunknown++] = i;
+    }
+    /* an earlier attempt may have arrived: ask the logs before sending again */
+    if (nunknown && looked_up && settled) {
+        sms_lookup(s, msgs, unknown, nunknown, results, looked_up);
+        for (size_t k = 0; k < nunknown; k++)
+            settled[unknown[k]] = looked_up[k];
+    }
+    for (size_t i = 0; i < n; i++) {
         struct td_result *r = &results[i];
-        memset(r, 0, sizeof(*r));
-        r->retry_after_ms = -1;
+        if (settled && settled[i])
+            continue;
         char digits[SMS_DIGITS_SIZE];
         const char *why = sms_invalid(&msgs[i], digits, sizeof(digits));
         json_t *msg = why ? NULL : sms_message(s, &msgs[i], digits);
@@ -254,6 +384,9 @@ static void sms_deliver(void *instance, const struct td_message *msgs, size_t n,
 out_list:
     json_decref(list);
     free(sent);
+    free(unknown);
+    free(looked_up);
+    free(settled);
 }
 
 static int sms_check(void *instance, struct td_error *err)
@@ -270,6 +403,7 @@ static void sms_destroy(void *instance)
     ib_conn_clear(&s->conn);
     free(s->sender);
     free(s->url);
+    free(s->logs_url);
     free(s);
 }
 
@@ -295,7 +429,8 @@ static int sms_create(const struct td_host *host, const struct td_config *cfg, v
         goto out_instance;
     s->sender = strdup(clean);
     s->url = ib_conn_url(&s->conn, "/sms/3/messages");
-    if (!s->sender || !s->url) {
+    s->logs_url = ib_conn_url(&s->conn, "/sms/3/logs");
+    if (!s->sender || !s->url || !s->logs_url) {
         snprintf(err->message, sizeof(err->message), "out of memory");
         rc = -ENOMEM;
         goto out_instance;

@@ -18,8 +18,17 @@
  * 7008 (template problems), 7002, 7030 or 7033 asks for the fallback.
  *
  * Verdicts as for infobip_sms: PENDING is OK with the messageId, REJECTED
- * FAILs naming the status, 429/5xx/transport RETRY, 401/403 SUSPEND, other
- * 4xx FAIL with Infobip's validation errors.
+ * FAILs naming the status, 429/5xx and transport errors before the request
+ * left RETRY, a transport error after it left is UNKNOWN, 401/403 SUSPEND,
+ * other 4xx FAIL with Infobip's validation errors.
+ *
+ * What is guaranteed: Infobip's WhatsApp API has no message logs to ask, and
+ * de-duplicates by messageId only where the account has that enabled. So a
+ * message whose earlier attempt may have arrived (td_message.outcome_unknown:
+ * its answer was lost, or the engine died while it was in flight) is sent
+ * again as it was, and may reach the customer twice; at most the messages
+ * whose outcome was unknown are doubled. A connection with
+ * `unknown_outcome = hold` holds such a message for an operator instead.
  */
 #include "infobip.h"
 

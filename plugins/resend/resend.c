@@ -8,9 +8,22 @@
  * fewer requests, but a batch that is regrouped after a crash cannot be
  * de-duplicated by Resend, so it is off by default.
  *
- * Verdicts: 200 is OK with Resend's id; 429, 5xx, 409 concurrent requests and
- * transport errors RETRY (honouring Retry-After); 401 and 403 SUSPEND the
- * connection; validation errors FAIL with Resend's message.
+ * What is guaranteed: Resend de-duplicates by Idempotency-Key for 24 hours.
+ * Every request of a message carries the same key (it carries the database's
+ * identity, so no other database repeats it), and a message whose earlier
+ * attempt may have arrived is sent again with the same body (the engine
+ * hands over what that attempt sent), so Resend answers the first result
+ * instead of sending twice. Past 24 hours (a held message an operator retries
+ * days later, say) that no longer holds.
+ *
+ * Verdicts: 200 is OK with Resend's id; 429 (rate limit), 5xx, 409 concurrent
+ * requests and transport errors before the request left RETRY (honouring
+ * Retry-After); a transport error after it left, and 409 "the key was used
+ * with another body", are UNKNOWN (it may have been sent); a 429 that says
+ * the daily or monthly quota is used up SUSPENDs the connection until the
+ * quota is back (Retry-After, else the next UTC day or month), so fallbacks
+ * take over; 401 and 403 SUSPEND it until its configuration changes;
+ * validation errors FAIL with Resend's message.
  *
  * With `webhook_secret` set, Resend's webhooks (Svix-signed) arrive at the
  * engine's callback route for this connection: delivered, bounced (a permanent
@@ -26,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RESEND_USER_AGENT "tidings/0.1 (+resend plugin)"
 #define RESEND_MAX_BATCH  100
@@ -166,6 +180,24 @@ static void resend_reason(const struct td_http_reply *reply, struct td_result *r
     json_decref(body);
 }
 
+/* Milliseconds from now_ms until the next UTC midnight, or the first of the
+ * next month when monthly. */
+static int64_t resend_quota_back_ms(int64_t now_ms, bool monthly)
+{
+    int64_t day = 86400000;
+    int64_t next = (now_ms / day + 1) * day;
+    if (monthly) {
+        time_t t = (time_t)(now_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        tm.tm_mday = 1;
+        tm.tm_mon += 1;
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        next = (int64_t)timegm(&tm) * 1000;
+    }
+    return next - now_ms;
+}
+
 /* The verdict on one answer; ids[] gets the e-mail ids of a success. */
 static void resend_verdict(const struct resend *rs, const struct td_http_reply *reply,
                            struct td_result *r)
@@ -177,7 +209,15 @@ static void resend_verdict(const struct resend *rs, const struct td_http_reply *
     if (reply->status == 409 && reply->body && strstr(reply->body, "concurrent_idempotent")) {
         r->status = TD_RETRY; /* the first request with this key is still in flight */
     } else if (reply->status == 409) {
-        r->status = TD_FAIL; /* the key was used with another body: it may have been sent */
+        r->status = TD_UNKNOWN; /* the key was used with another body: it may have been sent */
+    } else if (reply->status == 429 && reply->body &&
+               (strstr(reply->body, "daily_quota_exceeded") ||
+                strstr(reply->body, "monthly_quota_exceeded"))) {
+        /* no point retrying: the quota is back at the next UTC day (month) */
+        r->status = TD_SUSPEND;
+        if (r->retry_after_ms <= 0)
+            r->retry_after_ms = resend_quota_back_ms(
+                rs->host->now_ms(rs->host), strstr(reply->body, "monthly_quota_exceeded") != NULL);
     }
 }
 

@@ -369,6 +369,12 @@ def make_due_now(dsn, where):
     psql(dsn, "NOTIFY tidings_due")
 
 
+def message_key(dsn, org, message_id):
+    """The idempotency key (and Infobip messageId) the engine gives a message: it carries the
+    database's identity, so no other database ever repeats it."""
+    return f"td-{scalar(dsn, 'SELECT id FROM tidings.installation')}-{org}-{message_id}"
+
+
 def rows(dsn, booking_id, columns="sequence_key, step_id, channel, status"):
     return psql(dsn, f"SELECT {columns} FROM tidings.messages WHERE booking_id = '{booking_id}' "
                      "ORDER BY sequence_key, scheduled_for, step_id, channel")

@@ -13,7 +13,7 @@ import urllib.request
 from fake_provider import FakeProvider
 from harness import (Database, Engine, Setup, callback_path, close_class, counts_by_status,
                      import_templates, new_secret, psql, scalar, seed_messages, svix_headers,
-                     now_ts, wait_until, webhook_client)
+                     message_key, now_ts, wait_until, webhook_client)
 
 
 def http(method, url, body=None, headers=None):
@@ -81,8 +81,8 @@ class Resend(unittest.TestCase):
     def test_request_carries_what_resend_needs(self):
         mid, status, provider_id = self.send_one("RQ")
         self.assertEqual(status, "sent")
-        rec = [m for m in self.fake.messages() if m.get("key") == f"tidings-acme-{mid}"][0]
-        self.assertEqual(rec["headers"]["Idempotency-Key"], f"tidings-acme-{mid}")
+        rec = [m for m in self.fake.messages() if m.get("key") == message_key(self.dsn, "acme", mid)][0]
+        self.assertEqual(rec["headers"]["Idempotency-Key"], message_key(self.dsn, "acme", mid))
         self.assertTrue(rec["headers"]["User-Agent"].startswith("tidings/"))
         self.assertTrue(rec["headers"]["Authorization"].startswith("Bearer"))
         req = rec["request"]
@@ -150,7 +150,7 @@ class Resend(unittest.TestCase):
 
     def test_one_click_unsubscribe(self):
         mid, _, _ = self.send_one("UN", email="'leave.me@example.org'")
-        rec = [m for m in self.fake.messages() if m.get("key") == f"tidings-acme-{mid}"][0]
+        rec = [m for m in self.fake.messages() if m.get("key") == message_key(self.dsn, "acme", mid)][0]
         link = rec["request"]["headers"]["List-Unsubscribe"].strip("<>")
         path = urllib.parse.urlsplit(link).path
         status, page = http("GET", self.engine.base + path)

@@ -13,7 +13,7 @@ import unittest
 import urllib.request
 
 from fake_provider import FakeProvider
-from harness import (Database, Engine, Setup, counts_by_status, import_templates, local_text, psql,
+from harness import (Database, Engine, Setup, counts_by_status, import_templates, local_text, message_key, psql,
                      resend_org, scalar, seed_messages, wait_until, SOURCE_DIR)
 
 
@@ -84,7 +84,7 @@ class Verdicts(unittest.TestCase):
         got = self.fake.messages()
         self.assertEqual(len(got), 1)
         msg_id = scalar(self.dsn, "SELECT id FROM tidings.messages WHERE booking_id = 'OK1'")
-        self.assertEqual(got[0]["key"], f"tidings-acme-{msg_id}")
+        self.assertEqual(got[0]["key"], message_key(self.dsn, "acme", msg_id))
         self.assertEqual(got[0]["to"], ["u1@example.org"])
         self.assertEqual(got[0]["subject"], "Hallo Anna")
         self.assertTrue(provider_id)

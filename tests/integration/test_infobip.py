@@ -13,7 +13,7 @@ import zoneinfo
 from fake_provider import FakeProvider
 from harness import (SOURCE_DIR, Database, Engine, Setup, callback_path, close_class,
                      counts_by_status, import_templates, make_due_now, new_secret, psql, scalar,
-                     now, seed_messages, svix_headers, wait_until)
+                     message_key, now, seed_messages, svix_headers, wait_until)
 from spec_check import validate_recorded
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -97,7 +97,7 @@ class Infobip(unittest.TestCase):
                       phone="'0176 1234567'")
         mid, status, provider_id, to, _ = self.sent_row("SM", "sms")
         self.assertEqual((status, to), ("sent", "+491761234567"))
-        key = f"tidings-haff-{mid}"
+        key = message_key(self.dsn, "haff", mid)
         rec = [m for m in self.fake.messages() if m.get("key") == key][0]
         msg = rec["request"]["messages"][0]
         self.assertEqual(msg["sender"], "HaffSegeln")
@@ -115,7 +115,7 @@ class Infobip(unittest.TestCase):
     def test_undeliverable_sms(self):
         seed_messages(self.dsn, "haff", 1, prefix="SU", channel="sms", template="t_sms", phone="'+491761112222'")
         mid, status, _, to, _ = self.sent_row("SU", "sms")
-        self.dlr(self.sms_hook, f"tidings-haff-{mid}", to, 2, 9, "UNDELIVERABLE_NOT_DELIVERED",
+        self.dlr(self.sms_hook, message_key(self.dsn, "haff", mid), to, 2, 9, "UNDELIVERABLE_NOT_DELIVERED",
                  {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 1, "name": "EC_UNKNOWN_SUBSCRIBER",
                   "description": "Unknown subscriber", "permanent": True})
         status, reason = psql(self.dsn, f"SELECT status, reason FROM tidings.messages WHERE id = {mid}")[0]
@@ -152,7 +152,7 @@ class Infobip(unittest.TestCase):
         psql(self.dsn, "UPDATE tidings.messages SET requires_consent = false WHERE booking_id = 'WA1'")
         mid, status, _, _, _ = self.sent_row("WA", "whatsapp")
         self.assertEqual(status, "sent")
-        rec = [m for m in self.fake.messages() if m.get("key") == f"tidings-haff-{mid}"][0]
+        rec = [m for m in self.fake.messages() if m.get("key") == message_key(self.dsn, "haff", mid)][0]
         self.assertEqual(rec["endpoint"], "/whatsapp/1/message/template")
         content = rec["request"]["messages"][0]["content"]
         self.assertEqual(content["templateName"], "haff_reminder")
@@ -169,7 +169,7 @@ class Infobip(unittest.TestCase):
                       phone="'+491767778888'")
         psql(self.dsn, "UPDATE tidings.messages SET requires_consent = false WHERE booking_id = 'WB1'")
         mid2, _, _, _, _ = self.sent_row("WB", "whatsapp")
-        rec = [m for m in self.fake.messages() if m.get("key") == f"tidings-haff-{mid2}"][0]
+        rec = [m for m in self.fake.messages() if m.get("key") == message_key(self.dsn, "haff", mid2)][0]
         self.assertEqual(rec["endpoint"], "/whatsapp/1/message/text")
         self.assertEqual(rec["request"]["content"]["text"], "Hallo Anna, bis bald!")
 
@@ -182,7 +182,7 @@ class Infobip(unittest.TestCase):
                        "WHERE booking_id = 'WF1'")
         mid, status, _, to, _ = self.sent_row("WF", "whatsapp")
         self.assertEqual(status, "sent")
-        self.dlr(self.wa_hook, f"tidings-haff-{mid}", to, 2, 9, "UNDELIVERABLE_NOT_DELIVERED",
+        self.dlr(self.wa_hook, message_key(self.dsn, "haff", mid), to, 2, 9, "UNDELIVERABLE_NOT_DELIVERED",
                  {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 7010, "name": "EC_NO_SESSION",
                   "description": "No session", "permanent": True})
         wait_until(lambda: scalar(self.dsn, "SELECT status FROM tidings.messages WHERE booking_id = 'WF1' "
@@ -211,7 +211,7 @@ class Infobip(unittest.TestCase):
         self.assertEqual(sorted(r[1] for r in rows), ["email", "email", "email", "email", "sms"])
         for mid, channel, pid, to in rows:
             if channel == "sms":
-                self.dlr(self.sms_hook, f"tidings-haff-{mid}", to, 3, 5, "DELIVERED_TO_HANDSET")
+                self.dlr(self.sms_hook, message_key(self.dsn, "haff", mid), to, 3, 5, "DELIVERED_TO_HANDSET")
             else:
                 body = json.dumps({"type": "email.delivered", "created_at": "2026-11-26T08:00:01.000Z",
                                    "data": {"email_id": pid, "to": [to], "tags": {"tidings_message": mid}}}).encode()

@@ -1,8 +1,17 @@
 /* fake_control: the control API the tests drive the fake with —
- *   POST /_control/faults    queue fault(s): an object or an array of objects
+ *   POST /_control/faults    queue fault(s): an object or an array of objects, each
+ *                            {"path","mode","count"?,"to"?,...}; mode status, slow, drop,
+ *                            reject or accept_drop (handled and accepted, then the
+ *                            connection closed without an answer)
  *   GET  /_control/faults    the queued faults
  *   POST /_control/reset     forget records, counters, faults, idempotency keys
  *   GET  /_control/stats     counters
+ *   GET  /_control/accepted  {"email":{key:n},"sms":{key:n},"whatsapp":{key:n},
+ *                            "accept_drops":{"email":n,"sms":n,"whatsapp":n}}: how many times
+ *                            a message with each key was accepted (e-mail: the request's
+ *                            Idempotency-Key, else the e-mail's tag "idempotency_key", else
+ *                            its id; Infobip: the messageId), and how many accepted messages
+ *                            lost their answer to an accept_drop fault
  *   GET  /_control/messages  records, ?since=K&limit=N; each has "endpoint", "key", the
  *                            fields tests use most, "request" (the parsed body it came from:
  *                            a Resend e-mail object, with "request_batch": true for a batch
@@ -161,6 +170,11 @@ void fake_control_handle(struct fake_ctx *ctx, const struct fake_request *req,
     } else if (strcmp(name, "/stats") == 0) {
         if (get)
             fake_reply_json(rep, 200, fake_store_stats(ctx->store));
+        else
+            control_error(rep, 405, "use GET");
+    } else if (strcmp(name, "/accepted") == 0) {
+        if (get)
+            fake_reply_json(rep, 200, fake_store_accepted(ctx->store));
         else
             control_error(rep, 405, "use GET");
     } else if (strcmp(name, "/messages") == 0) {

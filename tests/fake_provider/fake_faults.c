@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_DELAY_MS 600000L
+#define MAX_DELAY_MS 600000L /* ten minutes: well past the engine's lease (60 s by default) */
 #define MAX_DEPTH    8
 
 struct fault {
@@ -37,6 +37,7 @@ static const char *const mode_names[] = {
     [FAKE_FAULT_SLOW] = "slow",
     [FAKE_FAULT_DROP] = "drop",
     [FAKE_FAULT_REJECT] = "reject",
+    [FAKE_FAULT_ACCEPT_DROP] = "accept_drop",
 };
 
 static void free_fault(struct fault *x)
@@ -135,7 +136,7 @@ static struct fault *parse_fault(const json_t *spec, char *err, size_t errcap)
             m = i;
     }
     if (m < 0) {
-        snprintf(err, errcap, "\"mode\" must be one of status, slow, drop, reject");
+        snprintf(err, errcap, "\"mode\" must be one of status, slow, drop, reject, accept_drop");
         return NULL;
     }
     const json_t *to = json_object_get(spec, "to");

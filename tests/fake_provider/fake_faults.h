@@ -8,10 +8,11 @@
 #include <stddef.h>
 
 enum fake_fault_mode {
-    FAKE_FAULT_STATUS, /* answer "status" with a provider-style error body */
-    FAKE_FAULT_SLOW,   /* sleep "delay_ms", then handle normally */
-    FAKE_FAULT_DROP,   /* close the connection without an answer */
-    FAKE_FAULT_REJECT, /* a permanent refusal (Infobip: 200 + REJECTED; Resend: 422) */
+    FAKE_FAULT_STATUS,      /* answer "status" with a provider-style error body */
+    FAKE_FAULT_SLOW,        /* sleep "delay_ms", then handle normally */
+    FAKE_FAULT_DROP,        /* close the connection without an answer */
+    FAKE_FAULT_REJECT,      /* a permanent refusal (Infobip: 200 + REJECTED; Resend: 422) */
+    FAKE_FAULT_ACCEPT_DROP, /* handle normally (accept), then close without the answer */
 };
 
 /* What a request got from the fault it consumed. */

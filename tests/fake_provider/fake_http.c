@@ -27,6 +27,19 @@ enum fake_family fake_family_of(const char *path)
     return FAKE_RESEND;
 }
 
+/* The channel a sending path serves: "email", "sms", "whatsapp"; NULL for any other path. */
+const char *fake_channel_of(const char *path)
+{
+    if (strcmp(path, "/emails") == 0 || strcmp(path, "/emails/batch") == 0)
+        return "email";
+    if (strcmp(path, "/sms/3/messages") == 0 || strcmp(path, "/sms/2/text/advanced") == 0)
+        return "sms";
+    if (strcmp(path, "/whatsapp/1/message/template") == 0 ||
+        strcmp(path, "/whatsapp/1/message/text") == 0)
+        return "whatsapp";
+    return NULL;
+}
+
 /* A request header's value (case-insensitive name), or NULL. */
 const char *fake_req_header(const struct fake_request *req, const char *name)
 {

@@ -42,10 +42,13 @@ struct fake_reply {
     size_t body_len;
     struct fake_header headers[FAKE_MAX_HEADERS];
     int header_count;
+    long accepted; /* messages the handler accepted in giving this answer */
 };
 
 /* The API family a path belongs to. */
 enum fake_family fake_family_of(const char *path);
+/* The channel a sending path serves: "email", "sms", "whatsapp"; NULL for any other path. */
+const char *fake_channel_of(const char *path);
 /* A request header's value (case-insensitive name), or NULL. */
 const char *fake_req_header(const struct fake_request *req, const char *name);
 /* The request's members every record made from it gets: {"headers":{...}} (Authorization

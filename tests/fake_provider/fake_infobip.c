@@ -1,10 +1,12 @@
 /* fake_infobip: the Infobip API as providers.md sections 2 and 3 describe it —
  * POST /sms/3/messages (new error format), POST /sms/2/text/advanced,
  * POST /whatsapp/1/message/template, POST /whatsapp/1/message/text (legacy
- * error format) and GET /account/1/balance; "App" key auth, validation with
- * violations / validationErrors, PENDING statuses, SMS segment counts and the
- * REJECTED answer of a "reject" fault. Every record of a send also gets the
- * whole request body as "request" and its "headers", kept once per request. */
+ * error format) and GET /account/1/balance;
+ * "App" key auth, validation with violations / validationErrors, PENDING
+ * statuses, SMS segment counts and the REJECTED answer of a "reject" fault.
+ * Every record of a send also gets the whole request body as "request" and its
+ * "headers", kept once per request; every accepted message is counted under
+ * its messageId for GET /_control/accepted. */
 #include "fake_infobip.h"
 
 #include "fake_faults.h"
@@ -22,6 +24,12 @@
 #define MAX_WA_TO      150
 #define MAX_WA_TEXT    4096
 #define MAX_TEMPLATE   512
+
+/* What became of one message of a send. */
+enum verdict {
+    ACCEPTED,
+    REJECTED_DESTINATION, /* a "reject" fault */
+};
 
 /* Validation problems, collected in the format of the endpoint. */
 struct problems {
@@ -286,9 +294,9 @@ static long sms_segments(const char *text)
     return units <= 70 ? 1 : (units + 66) / 67;
 }
 
-static json_t *status_object(bool rejected, bool whatsapp)
+static json_t *status_object(enum verdict v, bool whatsapp)
 {
-    if (rejected)
+    if (v == REJECTED_DESTINATION)
         return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 5, "groupName", "REJECTED", "id", 52,
                          "name", "REJECTED_DESTINATION", "description",
                          "Invalid destination address");
@@ -307,13 +315,13 @@ static json_t *rejected_error(void)
                      "Invalid destination address", "permanent", 1);
 }
 
-/* A message's status (and error, when rejected) added to an answer item. */
-static void add_status(json_t *item, bool rejected, bool whatsapp)
+/* A message's status (and error, when its destination was refused) added to an answer item. */
+static void add_status(json_t *item, enum verdict v, bool whatsapp)
 {
     if (!item)
         return;
-    json_object_set_new(item, "status", status_object(rejected, whatsapp));
-    if (rejected)
+    json_object_set_new(item, "status", status_object(v, whatsapp));
+    if (v == REJECTED_DESTINATION)
         json_object_set_new(item, "error", rejected_error());
 }
 
@@ -322,17 +330,29 @@ static bool is_rejected(const struct fake_request *req, const char *to)
     return req->reject && (!req->reject_to || fake_recipient_matches(to, req->reject_to));
 }
 
-/* Counts one answered message; a messageId the client chose is checked for duplicates. */
-static void tally_message(struct fake_ctx *ctx, struct tally *t, const char *given_id,
-                          bool rejected)
+/* Decides on one message for recipient to; id is the client's messageId or a generated one.
+ * An accepted message is counted under id for GET /_control/accepted. */
+static enum verdict judge(struct fake_ctx *ctx, const struct fake_request *req, const char *to,
+                          const char *id)
 {
-    if (rejected) {
+    if (is_rejected(req, to))
+        return REJECTED_DESTINATION;
+    fake_store_accept_key(ctx->store, fake_channel_of(req->path), id);
+    return ACCEPTED;
+}
+
+/* Counts one answered message; a messageId the client chose is checked for duplicates on the
+ * request's channel. */
+static void tally_message(struct fake_ctx *ctx, const struct fake_request *req, struct tally *t,
+                          const char *given_id, enum verdict v)
+{
+    if (v != ACCEPTED) {
         t->rejected++;
         return;
     }
     t->accepted++;
     if (given_id)
-        fake_store_note_message_id(ctx->store, given_id);
+        fake_store_note_message_id(ctx->store, fake_channel_of(req->path), given_id);
     else
         t->unique++;
 }
@@ -343,12 +363,20 @@ static void set_opt(json_t *rec, const char *name, json_t *value)
         json_object_set(rec, name, value);
 }
 
+/* Adds what a request's tally says to the store's counters and to the reply. */
+static void settle(struct fake_ctx *ctx, const struct tally *t, struct fake_reply *rep)
+{
+    fake_store_count_messages(ctx->store, t->accepted, t->unique, t->rejected);
+    rep->accepted = t->accepted;
+}
+
 /* A record with the fields every Infobip message has. */
 static json_t *new_record(const struct fake_request *req, const char *message_id, const char *to,
-                          const char *bulk_id, bool rejected, bool whatsapp)
+                          const char *bulk_id, enum verdict v, bool whatsapp)
 {
-    const char *status =
-        rejected ? "REJECTED_DESTINATION" : (whatsapp ? "PENDING_ENROUTE" : "PENDING_ACCEPTED");
+    const char *status = v == REJECTED_DESTINATION
+                             ? "REJECTED_DESTINATION"
+                             : (whatsapp ? "PENDING_ENROUTE" : "PENDING_ACCEPTED");
     return json_pack("{s:s,s:s,s:s,s:s,s:s*,s:s,s:I}", "endpoint", req->path, "key", message_id,
                      "messageId", message_id, "to", to, "bulkId", bulk_id, "status", status,
                      "received_at", (json_int_t)fake_now_ms());
@@ -412,12 +440,12 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
             if (!given)
                 fake_uuid(generated);
             const char *id = given ? given : generated;
-            bool rejected = is_rejected(req, to);
+            enum verdict v = judge(ctx, req, to, id);
             json_t *item = json_pack("{s:s,s:s,s:{s:I}}", "messageId", id, "destination", to,
                                      "details", "messageCount", (json_int_t)count);
-            add_status(item, rejected, false);
+            add_status(item, v, false);
             json_array_append_new(out, item);
-            json_t *rec = new_record(req, id, to, bulk_id, rejected, false);
+            json_t *rec = new_record(req, id, to, bulk_id, v, false);
             set_opt(rec, "from", json_object_get(m, "sender"));
             set_opt(rec, "sender", json_object_get(m, "sender"));
             set_opt(rec, "text", text);
@@ -426,11 +454,11 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
             set_opt(rec, "callbackData", json_object_get(webhooks, "callbackData"));
             json_object_set_new(rec, "messageCount", json_integer(count));
             fake_store_add_record_with(ctx->store, rec, shared);
-            tally_message(ctx, &t, given, rejected);
+            tally_message(ctx, req, &t, given, v);
         }
     }
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     fake_reply_json(rep, 200, json_pack("{s:s,s:o}", "bulkId", bulk_id, "messages", out));
 }
 
@@ -480,24 +508,24 @@ static void send_sms2(struct fake_ctx *ctx, const struct fake_request *req, stru
             if (!given)
                 fake_uuid(generated);
             const char *id = given ? given : generated;
-            bool rejected = is_rejected(req, to);
+            enum verdict v = judge(ctx, req, to, id);
             json_t *item = json_pack("{s:s,s:s}", "to", to, "messageId", id);
-            add_status(item, rejected, false);
+            add_status(item, v, false);
             if (with_count && item)
                 json_object_set_new(item, "smsCount", json_integer(count));
             json_array_append_new(out, item);
-            json_t *rec = new_record(req, id, to, bulk_id, rejected, false);
+            json_t *rec = new_record(req, id, to, bulk_id, v, false);
             set_opt(rec, "from", json_object_get(m, "from"));
             set_opt(rec, "text", text);
             set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
             set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
             json_object_set_new(rec, "smsCount", json_integer(count));
             fake_store_add_record_with(ctx->store, rec, shared);
-            tally_message(ctx, &t, given, rejected);
+            tally_message(ctx, req, &t, given, v);
         }
     }
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     fake_reply_json(rep, 200, json_pack("{s:s,s:o}", "bulkId", bulk_id, "messages", out));
 }
 
@@ -577,12 +605,12 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
         if (!given)
             fake_uuid(generated);
         const char *id = given ? given : generated;
-        bool rejected = is_rejected(req, to);
+        enum verdict v = judge(ctx, req, to, id);
         json_t *item = json_pack("{s:s,s:i,s:s}", "to", to, "messageCount", 1, "messageId", id);
-        add_status(item, rejected, true);
+        add_status(item, v, true);
         json_array_append_new(out, item);
         json_t *content = json_object_get(m, "content");
-        json_t *rec = new_record(req, id, to, bulk_id, rejected, true);
+        json_t *rec = new_record(req, id, to, bulk_id, v, true);
         set_opt(rec, "from", json_object_get(m, "from"));
         set_opt(rec, "template", json_object_get(content, "templateName"));
         set_opt(rec, "language", json_object_get(content, "language"));
@@ -592,10 +620,10 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
         set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
         set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
         fake_store_add_record_with(ctx->store, rec, shared);
-        tally_message(ctx, &t, given, rejected);
+        tally_message(ctx, req, &t, given, v);
     }
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     fake_reply_json(rep, 200, json_pack("{s:o,s:s}", "messages", out, "bulkId", bulk_id));
 }
 
@@ -616,19 +644,19 @@ static void send_whatsapp_text(struct fake_ctx *ctx, const struct fake_request *
     if (!given)
         fake_uuid(generated);
     const char *id = given ? given : generated;
-    bool rejected = is_rejected(req, to);
-    json_t *rec = new_record(req, id, to, NULL, rejected, true);
+    enum verdict v = judge(ctx, req, to, id);
+    json_t *rec = new_record(req, id, to, NULL, v, true);
     set_opt(rec, "from", json_object_get(m, "from"));
     set_opt(rec, "text", text);
     set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
     set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
     fake_store_add_record_with(ctx->store, rec, shared);
     struct tally t = {0};
-    tally_message(ctx, &t, given, rejected);
+    tally_message(ctx, req, &t, given, v);
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     json_t *item = json_pack("{s:s,s:i,s:s}", "to", to, "messageCount", 1, "messageId", id);
-    add_status(item, rejected, true);
+    add_status(item, v, true);
     fake_reply_json(rep, 200, item);
 }
 

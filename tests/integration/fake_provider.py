@@ -16,11 +16,16 @@ Control API (what the methods call):
                               "delay_ms"?,"hold_key"?,"body"?}  (or an array of them)
         path: exact, "*" (any provider path) or a prefix ending in "*" ("/sms/*")
         mode: "status" (status, default 500; retry_after; body overrides the error body),
-              "slow" (delay_ms, default 1000, then normal handling; with hold_key=true a
-              Resend send claims its Idempotency-Key before the delay, so a second request
-              with that key meanwhile gets 409 concurrent_idempotent_requests),
-              "drop" (connection closed, no answer),
-              "reject" (Infobip: 200 with status REJECTED_DESTINATION; Resend: 422)
+              "slow" (delay_ms 0..600000, default 1000, then normal handling: what the
+              request sends is accepted only after the delay, even when the client has
+              given up by then; with hold_key=true a Resend send claims its
+              Idempotency-Key before the delay, so a second request with that key
+              meanwhile gets 409 concurrent_idempotent_requests),
+              "drop" (connection closed, no answer, nothing accepted),
+              "reject" (Infobip: 200 with status REJECTED_DESTINATION; Resend: 422),
+              "accept_drop" (handled exactly as without a fault: accepted, recorded,
+              counted, the Resend Idempotency-Key remembered with its answer, the Infobip
+              messageId noted; then the connection is closed without the answer)
         count: requests it applies to (default 1; -1 until reset); to: only requests
         naming this recipient in a "to" field. Requests consume the first matching fault.
     GET  /_control/faults    {"faults":[...]}
@@ -28,6 +33,17 @@ Control API (what the methods call):
     GET  /_control/stats     {"requests":{path:n},"by_status":{"200":n},"accepted",
                               "unique_keys","duplicates","rejected","dropped",
                               "in_flight","in_flight_max","records"}
+                             (dropped: connections closed without an answer, by "drop"
+                             and by "accept_drop")
+    GET  /_control/accepted  {"email":{key:n},"sms":{key:n},"whatsapp":{key:n},
+                              "accept_drops":{"email":n,"sms":n,"whatsapp":n}}
+        n: how many times a message with that key was accepted (a duplicate accepted
+        twice: 2; Resend replays and rejected messages do not count). The key: e-mail:
+        the request's Idempotency-Key on POST /emails, else the value of the e-mail's tag
+        "idempotency_key" (the way to give each item of a batch its own key), else the
+        e-mail id; SMS and WhatsApp: the messageId (the generated one when the client
+        gave none). accept_drops: accepted messages whose answer an accept_drop fault
+        lost (a batch of 3 counts 3).
     GET  /_control/messages?since=K&limit=N   {"messages":[...],"next":K2,"total":N}
     POST /_control/send      {"url","body","headers"?,"method"?,"timeout_ms"?}
                              -> {"status":N,"body":"..."} ({"status":0,"error":...})
@@ -181,6 +197,10 @@ class FakeProvider:
 
     def stats(self):
         return self._control("GET", "stats")
+
+    def accepted(self):
+        """{"email":{key:n},"sms":{...},"whatsapp":{...},"accept_drops":{channel:n}}."""
+        return self._control("GET", "accepted")
 
     def messages(self, since=0, endpoint=None):
         """All records from index since on (optionally only one endpoint's)."""

@@ -1,5 +1,6 @@
 """Smoke tests of the fake provider itself: every endpoint, the errors, auth,
-idempotency, each fault mode and the control API.
+idempotency, each fault mode (accept_drop too), the accepted-per-key counts
+and the control API.
 
     FAKE_PROVIDER_BIN=build/tests/fake_provider/fake_provider python3 test_fake_provider.py
 """
@@ -643,6 +644,154 @@ class ControlTest(FakeProviderCase):
     def test_unknown_control_endpoint(self):
         self.assertEqual(self.fake.request("GET", "/_control/nope").status, 404)
         self.assertEqual(self.fake.request("GET", "/_control/reset").status, 405)
+
+
+def sms2(*dests, text="Erinnerung: Termin morgen 10:00."):
+    return {"messages": [{"from": "PraxisMust", "destinations": [dict(d) for d in dests],
+                          "text": text}]}
+
+
+def wa_text(to="491701234567", message_id="wt-1"):
+    return {"from": "4930123456789", "to": to, "messageId": message_id,
+            "content": {"text": "Hallo"}}
+
+
+def tagged(key, **kw):
+    """An e-mail that names its own key in the tag "idempotency_key"."""
+    return email(tags=[{"name": "idempotency_key", "value": key}], **kw)
+
+
+CLOSED = (http.client.HTTPException, ConnectionError)
+
+
+class AcceptDropTest(FakeProviderCase):
+    def test_email_is_accepted_and_its_answer_lost(self):
+        self.fake.fault("/emails", "accept_drop")
+        with self.assertRaises(CLOSED):
+            self.fake.resend("/emails", email(), idempotency_key="k-1")
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["dropped"], s["by_status"]), (1, 1, {}))
+        [rec] = self.fake.messages()
+        self.assertEqual(rec["key"], "k-1")
+        self.assertEqual(self.fake.accepted(), {
+            "email": {"k-1": 1}, "sms": {}, "whatsapp": {},
+            "accept_drops": {"email": 1, "sms": 0, "whatsapp": 0}})
+        # the key was remembered with the lost answer: the retry gets it, nothing is sent again
+        r = self.fake.resend("/emails", email(), idempotency_key="k-1")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["id"], rec["id"])
+        self.assertEqual(self.fake.accepted()["email"], {"k-1": 1})
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["duplicates"], s["records"]), (1, 1, 1))
+
+    def test_batch_counts_every_email_it_accepted(self):
+        self.fake.fault("/emails/batch", "accept_drop")
+        batch = [tagged("m-1"), tagged("m-2", to="b@example.org"), email(to="c@example.org")]
+        with self.assertRaises(CLOSED):
+            self.fake.resend("/emails/batch", batch, idempotency_key="batch-1")
+        recs = self.fake.messages()
+        self.assertEqual(len(recs), 3)
+        acc = self.fake.accepted()
+        self.assertEqual(acc["email"], {"m-1": 1, "m-2": 1, recs[2]["id"]: 1})
+        self.assertEqual(acc["accept_drops"]["email"], 3)
+        r = self.fake.resend("/emails/batch", batch, idempotency_key="batch-1")
+        self.assertEqual([d["id"] for d in r.json()["data"]], [m["id"] for m in recs])
+        self.assertEqual(self.fake.accepted()["email"], acc["email"])
+
+    def test_every_infobip_send(self):
+        sends = [("/sms/3/messages", lambda: sms3({"to": "491700000001", "messageId": "s3"})),
+                 ("/sms/2/text/advanced", lambda: sms2({"to": "491700000002",
+                                                        "messageId": "s2"})),
+                 ("/whatsapp/1/message/template", lambda: wa_template(message_id="wa")),
+                 ("/whatsapp/1/message/text", lambda: wa_text(message_id="wt"))]
+        for path, body in sends:
+            self.fake.fault(path, "accept_drop")
+            with self.assertRaises(CLOSED, msg=path):
+                self.fake.infobip(path, body())
+            # the client knows nothing and sends again: a real account accepts it again
+            self.assertEqual(self.fake.infobip(path, body()).status, 200, path)
+        self.assertEqual(self.fake.accepted(), {
+            "email": {}, "sms": {"s3": 2, "s2": 2}, "whatsapp": {"wa": 2, "wt": 2},
+            "accept_drops": {"email": 0, "sms": 2, "whatsapp": 2}})
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["dropped"], s["by_status"]), (8, 4, {"200": 4}))
+
+    def test_what_is_not_accepted_is_not_counted(self):
+        self.fake.fault("/sms/3/messages", "accept_drop")
+        with self.assertRaises(CLOSED):
+            self.fake.infobip("/sms/3/messages", sms3({"to": "+4917", "messageId": "bad"}))
+        self.fake.fault("/emails", "drop")  # a plain drop accepts nothing
+        with self.assertRaises(CLOSED):
+            self.fake.resend("/emails", email(), idempotency_key="d-1")
+        acc = self.fake.accepted()
+        self.assertEqual((acc["sms"], acc["email"]), ({}, {}))
+        self.assertEqual(acc["accept_drops"], {"email": 0, "sms": 0, "whatsapp": 0})
+        self.assertEqual(self.fake.stats()["dropped"], 2)
+        self.assertEqual(self.fake.faults(), [])
+
+
+class AcceptedTest(FakeProviderCase):
+    def test_counts_doubles_and_nothing_else(self):
+        self.fake.resend("/emails", email(), idempotency_key="e-1")
+        self.fake.resend("/emails", email(), idempotency_key="e-1")  # a replay: not sent again
+        self.fake.resend("/emails", tagged("e-2"))  # no header: the tag names the key ...
+        self.fake.resend("/emails", tagged("e-2"))  # ... and nothing stops a double
+        self.fake.resend("/emails", email(to=None), idempotency_key="e-3")  # 422
+        plain = self.fake.resend("/emails", email()).json()["id"]
+        for _ in range(3):
+            self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "s-1"}))
+        self.fake.infobip("/sms/2/text/advanced", sms2({"to": "4917", "messageId": "s-2"}))
+        self.fake.fault("/sms/3/messages", "reject")
+        self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "s-3"}))
+        self.fake.infobip("/whatsapp/1/message/template", wa_template(message_id="w-1"))
+        self.fake.infobip("/whatsapp/1/message/text", wa_text(message_id="w-1"))
+        generated = self.fake.infobip("/sms/3/messages",
+                                      sms3({"to": "4917"})).json()["messages"][0]["messageId"]
+        self.assertEqual(self.fake.accepted(), {
+            "email": {"e-1": 1, "e-2": 2, plain: 1},
+            "sms": {"s-1": 3, "s-2": 1, generated: 1},
+            "whatsapp": {"w-1": 2},
+            "accept_drops": {"email": 0, "sms": 0, "whatsapp": 0}})
+        self.fake.reset()
+        self.assertEqual(self.fake.accepted(), {
+            "email": {}, "sms": {}, "whatsapp": {},
+            "accept_drops": {"email": 0, "sms": 0, "whatsapp": 0}})
+        self.assertEqual(self.fake.request("POST", "/_control/accepted", {}).status, 405)
+
+
+class SlowAcceptTest(FakeProviderCase):
+    def test_accepted_only_after_the_delay(self):
+        self.fake.fault("/sms/3/messages", "slow", delay_ms=800)
+        body = sms3({"to": "4917", "messageId": "s-1"})
+        results = {}
+        t = threading.Thread(target=lambda: results.update(
+            slow=self.fake.infobip("/sms/3/messages", body)))
+        t.start()
+        self.fake.wait_for(lambda s: s["in_flight"] >= 1)
+        self.assertEqual(self.fake.accepted()["sms"], {})
+        # a re-send while the first waits (a lease ran out): the provider gets it twice
+        self.assertEqual(self.fake.infobip("/sms/3/messages", body).status, 200)
+        self.assertEqual(self.fake.accepted()["sms"], {"s-1": 1})
+        t.join()
+        self.assertEqual(results["slow"].status, 200)
+        self.assertEqual(self.fake.accepted()["sms"], {"s-1": 2})
+
+    def test_accepted_when_the_client_gave_up(self):
+        self.fake.fault("/whatsapp/1/message/text", "slow", delay_ms=600)
+        with self.assertRaises(TimeoutError):
+            self.fake.request("POST", "/whatsapp/1/message/text", wa_text(message_id="g-1"),
+                              {"Authorization": "App ib_test_key"}, timeout=0.2)
+        self.fake.wait_for(lambda s: s["accepted"] == 1, timeout=5)
+        self.assertEqual(self.fake.accepted()["whatsapp"], {"g-1": 1})
+        self.assertEqual(self.fake.messages()[0]["key"], "g-1")
+
+    def test_delays_longer_than_a_lease(self):
+        for ms in (120000, 600000):
+            self.fake.fault("/emails", "slow", delay_ms=ms)
+        self.assertEqual([f["delay_ms"] for f in self.fake.faults()], [120000, 600000])
+        r = self.fake.request("POST", "/_control/faults",
+                              {"path": "/emails", "mode": "slow", "delay_ms": 600001})
+        self.assertEqual(r.status, 400)
 
 
 class LifetimeTest(unittest.TestCase):

@@ -1,10 +1,14 @@
 /* fake_control: the control API the tests drive the fake with —
  *   POST /_control/faults    queue fault(s): an object or an array of objects, each
- *                            {"path","mode","count"?,"to"?,...}; mode status, slow, drop,
- *                            reject or accept_drop (handled and accepted, then the
- *                            connection closed without an answer)
+ *                            {"path","mode","count"?,"to"?,"probability"?,...}; mode status,
+ *                            slow, drop, reject or accept_drop (handled and accepted, then the
+ *                            connection closed without an answer); probability 0..1 (default
+ *                            1): the share of matching requests it takes; how several combine
+ *                            is described in fake_faults.c; the draws are reproducible with
+ *                            the command line's --seed
  *   GET  /_control/faults    the queued faults
- *   POST /_control/reset     forget records, counters, faults, idempotency keys
+ *   POST /_control/reset     forget records, counters, faults, idempotency keys; the
+ *                            draws start again from the seed
  *   GET  /_control/stats     counters
  *   GET  /_control/accepted  {"email":{key:n},"sms":{key:n},"whatsapp":{key:n},
  *                            "accept_drops":{"email":n,"sms":n,"whatsapp":n}}: how many times

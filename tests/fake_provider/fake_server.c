@@ -1,6 +1,6 @@
 /* fake_server: the libmicrohttpd daemon (internal epoll threads, a thread pool,
  * keep-alive, suspend/resume) and the per-request pipeline: read the whole
- * body, parse it as JSON, count the request, apply the first matching fault,
+ * body, parse it as JSON, count the request, apply the fault the draw picks,
  * route it to the Resend, Infobip or control handler and send the reply. A
  * "slow" fault suspends the connection (fake_sleeper resumes it), so no worker
  * thread sleeps; what the request sends is accepted only once it runs after

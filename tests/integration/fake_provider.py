@@ -12,8 +12,9 @@ Typical use:
         records = fake.messages()
 
 Control API (what the methods call):
-    POST /_control/faults    {"path","mode","count"?,"to"?,"status"?,"retry_after"?,
-                              "delay_ms"?,"hold_key"?,"body"?}  (or an array of them)
+    POST /_control/faults    {"path","mode","count"?,"to"?,"probability"?,"status"?,
+                              "retry_after"?,"delay_ms"?,"hold_key"?,"body"?}
+                             (or an array of them)
         path: exact, "*" (any provider path) or a prefix ending in "*" ("/sms/*")
         mode: "status" (status, default 500; retry_after; body overrides the error body),
               "slow" (delay_ms 0..600000, default 1000, then normal handling: what the
@@ -27,7 +28,15 @@ Control API (what the methods call):
               counted, the Resend Idempotency-Key remembered with its answer, the Infobip
               messageId noted; then the connection is closed without the answer)
         count: requests it applies to (default 1; -1 until reset); to: only requests
-        naming this recipient in a "to" field. Requests consume the first matching fault.
+        naming this recipient in a "to" field; probability: 0..1 (default 1), the share
+        of matching requests the fault takes.
+        How faults combine: a request that meets matching faults draws one number u in
+        [0, 1) and walks them in the order they were queued, adding up their
+        probabilities; the first whose running sum exceeds u applies (and loses one use).
+        So [500 at 0.2, 429 at 0.1, accept_drop at 0.2] on one path, each count -1, gives
+        20 % 500, 10 % 429, 20 % accept_drop and 50 % normal answers; with probability 1
+        the first matching fault applies. FakeProvider(seed=N) (--seed N) makes the draws
+        the same in every run, restarted at each reset.
     GET  /_control/faults    {"faults":[...]}
     POST /_control/reset     forget records, counters, faults and idempotency keys
     GET  /_control/stats     {"requests":{path:n},"by_status":{"200":n},"accepted",
@@ -93,7 +102,7 @@ class FakeProvider:
     """One running fake_provider process."""
 
     def __init__(self, resend_key="re_test_key", infobip_key="ib_test_key", port=0, threads=None,
-                 binary=None, start_timeout=10.0):
+                 binary=None, start_timeout=10.0, seed=None):
         self.resend_key = resend_key
         self.infobip_key = infobip_key
         self.binary = binary or default_binary()
@@ -101,6 +110,8 @@ class FakeProvider:
                "--infobip-key", infobip_key]
         if threads:
             cmd += ["--threads", str(threads)]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
         # stderr is inherited: sanitizer reports show up in the test's output.
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.returncode = None

@@ -1,6 +1,6 @@
 """Smoke tests of the fake provider itself: every endpoint, the errors, auth,
-idempotency, each fault mode (accept_drop too), the accepted-per-key counts
-and the control API.
+idempotency, each fault mode (accept_drop and probabilities too), the
+accepted-per-key counts and the control API.
 
     FAKE_PROVIDER_BIN=build/tests/fake_provider/fake_provider python3 test_fake_provider.py
 """
@@ -664,6 +664,33 @@ def tagged(key, **kw):
 CLOSED = (http.client.HTTPException, ConnectionError)
 
 
+class KeptAliveClient:
+    """Requests on one kept-alive connection, opened again after the fake closed it."""
+
+    def __init__(self, fake):
+        self.fake = fake
+        self.conn = None
+
+    def post(self, path, body, headers):
+        """The answer's status, or 0 when the connection closed without one."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.fake.host, self.fake.port, timeout=10)
+        try:
+            self.conn.request("POST", path, json.dumps(body),
+                              {"Content-Type": "application/json", **headers})
+            r = self.conn.getresponse()
+            r.read()
+            return r.status
+        except CLOSED:
+            self.conn.close()
+            self.conn = None
+            return 0
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
 class AcceptDropTest(FakeProviderCase):
     def test_email_is_accepted_and_its_answer_lost(self):
         self.fake.fault("/emails", "accept_drop")
@@ -727,6 +754,90 @@ class AcceptDropTest(FakeProviderCase):
         self.assertEqual((acc["sms"], acc["email"]), ({}, {}))
         self.assertEqual(acc["accept_drops"], {"email": 0, "sms": 0, "whatsapp": 0})
         self.assertEqual(self.fake.stats()["dropped"], 2)
+        self.assertEqual(self.fake.faults(), [])
+
+
+MIX = [{"path": "/sms/3/messages", "mode": "status", "status": 500, "probability": 0.2,
+        "count": -1},
+       {"path": "/sms/3/messages", "mode": "status", "status": 429, "retry_after": 1,
+        "probability": 0.1, "count": -1},
+       {"path": "/sms/3/messages", "mode": "accept_drop", "probability": 0.2, "count": -1}]
+
+
+class ProbabilityTest(unittest.TestCase):
+    SEED = 20240611
+    N = 2000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeProvider(seed=cls.SEED)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fake.stop() == 0
+
+    def setUp(self):
+        self.fake.reset()  # also restarts the draws from the seed
+
+    def run_mix(self, fake, n):
+        """n SMS with messageIds p-0.. through MIX; their statuses (0: no answer)."""
+        fake._control("POST", "faults", MIX)
+        client = KeptAliveClient(fake)
+        auth = {"Authorization": f"App {fake.infobip_key}"}
+        try:
+            return [client.post("/sms/3/messages", sms3({"to": "4917", "messageId": f"p-{i}"}),
+                                auth) for i in range(n)]
+        finally:
+            client.close()
+
+    def test_shares_are_reproducible_with_a_seed(self):
+        statuses = self.run_mix(self.fake, self.N)
+        share = {st: statuses.count(st) / self.N for st in (500, 429, 0, 200)}
+        self.assertEqual(sum(share.values()), 1.0, share)
+        for st, want in ((500, 0.2), (429, 0.1), (0, 0.2), (200, 0.5)):
+            self.assertAlmostEqual(share[st], want, delta=0.035, msg=share)
+        # what the fake says matches what the client saw
+        s = self.fake.stats()
+        self.assertEqual(s["by_status"], {str(st): statuses.count(st)
+                                          for st in (200, 429, 500) if statuses.count(st)})
+        self.assertEqual(s["dropped"], statuses.count(0))
+        acc = self.fake.accepted()
+        self.assertEqual(acc["sms"], {f"p-{i}": 1 for i, st in enumerate(statuses)
+                                      if st in (200, 0)})
+        self.assertEqual(acc["accept_drops"]["sms"], statuses.count(0))
+        # the same seed: the same sequence, after a reset and in another process
+        self.fake.reset()
+        self.assertEqual(self.run_mix(self.fake, self.N), statuses)
+        with FakeProvider(seed=self.SEED) as other:
+            self.assertEqual(self.run_mix(other, 300), statuses[:300])
+        with FakeProvider(seed=self.SEED + 1) as other:
+            self.assertNotEqual(self.run_mix(other, 300), statuses[:300])
+
+    def test_probability_with_a_count(self):
+        self.fake.fault("/emails", "status", status=503, probability=0.5, count=5)
+        statuses = [self.fake.resend("/emails", email()).status for _ in range(60)]
+        self.assertEqual(statuses.count(503), 5)
+        self.assertLess(statuses.index(503), 20)
+        self.assertEqual(self.fake.faults(), [])
+
+    def test_probability_zero_and_the_listing(self):
+        self.fake.fault("/emails", "status", status=500, probability=0, count=-1)
+        self.fake.fault("/emails", "status", status=429, probability=0.25, count=-1)
+        [never, quarter] = self.fake.faults()
+        self.assertEqual((never["probability"], quarter["probability"]), (0, 0.25))
+        statuses = [self.fake.resend("/emails", email()).status for _ in range(200)]
+        self.assertNotIn(500, statuses)
+        self.assertAlmostEqual(statuses.count(429) / 200, 0.25, delta=0.1)
+        self.fake.reset()
+        self.fake.fault("/emails", "status", status=500)
+        self.assertNotIn("probability", self.fake.faults()[0])
+
+    def test_bad_probabilities(self):
+        for p in (1.5, -0.1, "half", True, None):
+            r = self.fake.request("POST", "/_control/faults",
+                                  {"path": "/emails", "mode": "drop", "probability": p})
+            self.assertEqual(r.status, 400, p)
+            self.assertIn("probability", r.json()["error"])
         self.assertEqual(self.fake.faults(), [])
 
 
@@ -815,9 +926,15 @@ class LifetimeTest(unittest.TestCase):
         finally:
             fake.stop()
 
+    def test_largest_seed(self):
+        with FakeProvider(seed=2**64 - 1) as fake:
+            self.assertEqual(fake.resend("/emails", email()).status, 200)
+            self.assertEqual(fake.stop(), 0)
+
     def test_bad_arguments(self):
         for args in (["--port", "70000"], ["--threads", "0"], ["--port", "12x"], ["extra"],
-                     ["--bogus"]):
+                     ["--bogus"], ["--seed", "-1"], ["--seed", " 1"], ["--seed", "x"],
+                     ["--seed", "18446744073709551616"]):
             p = subprocess.run([default_binary()] + args, capture_output=True, timeout=10)
             self.assertEqual(p.returncode, 2, args)
             self.assertEqual(p.stdout, b"")

@@ -3,10 +3,11 @@
  * POST /whatsapp/1/message/template, POST /whatsapp/1/message/text (legacy
  * error format) and GET /account/1/balance;
  * "App" key auth, validation with violations / validationErrors, PENDING
- * statuses, SMS segment counts and the REJECTED answer of a "reject" fault.
- * Every record of a send also gets the whole request body as "request" and its
- * "headers", kept once per request; every accepted message is counted under
- * its messageId for GET /_control/accepted. */
+ * statuses, SMS segment counts, the REJECTED answer of a "reject" fault and,
+ * with the infobip_dedup setting, REJECTED_DUPLICATE_MESSAGE_ID for a messageId
+ * accepted before on the same channel (by default, as on a real account, it
+ * is accepted again). Every record of a send also gets the whole request body
+ * as "request" and its "headers", kept once per request. */
 #include "fake_infobip.h"
 
 #include "fake_faults.h"
@@ -29,6 +30,7 @@
 enum verdict {
     ACCEPTED,
     REJECTED_DESTINATION, /* a "reject" fault */
+    REJECTED_DUPLICATE,   /* infobip_dedup and a messageId accepted before */
 };
 
 /* Validation problems, collected in the format of the endpoint. */
@@ -300,6 +302,10 @@ static json_t *status_object(enum verdict v, bool whatsapp)
         return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 5, "groupName", "REJECTED", "id", 52,
                          "name", "REJECTED_DESTINATION", "description",
                          "Invalid destination address");
+    if (v == REJECTED_DUPLICATE)
+        return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 5, "groupName", "REJECTED", "id", 23,
+                         "name", "REJECTED_DUPLICATE_MESSAGE_ID", "description",
+                         "Duplicate message ID");
     if (whatsapp)
         return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 1, "groupName", "PENDING", "id", 7,
                          "name", "PENDING_ENROUTE", "description", "Message sent to next instance");
@@ -330,14 +336,17 @@ static bool is_rejected(const struct fake_request *req, const char *to)
     return req->reject && (!req->reject_to || fake_recipient_matches(to, req->reject_to));
 }
 
-/* Decides on one message for recipient to; id is the client's messageId or a generated one.
- * An accepted message is counted under id for GET /_control/accepted. */
+/* Decides on one message for recipient to; id is the client's messageId (given) or a
+ * generated one. An accepted message is counted under id for GET /_control/accepted; with
+ * infobip_dedup, a given messageId accepted before on this channel is refused instead. */
 static enum verdict judge(struct fake_ctx *ctx, const struct fake_request *req, const char *to,
-                          const char *id)
+                          const char *given, const char *id)
 {
     if (is_rejected(req, to))
         return REJECTED_DESTINATION;
-    fake_store_accept_key(ctx->store, fake_channel_of(req->path), id);
+    bool dedup = given && atomic_load(&ctx->infobip_dedup);
+    if (!fake_store_accept_key(ctx->store, fake_channel_of(req->path), id, dedup))
+        return REJECTED_DUPLICATE;
     return ACCEPTED;
 }
 
@@ -374,9 +383,10 @@ static void settle(struct fake_ctx *ctx, const struct tally *t, struct fake_repl
 static json_t *new_record(const struct fake_request *req, const char *message_id, const char *to,
                           const char *bulk_id, enum verdict v, bool whatsapp)
 {
-    const char *status = v == REJECTED_DESTINATION
-                             ? "REJECTED_DESTINATION"
-                             : (whatsapp ? "PENDING_ENROUTE" : "PENDING_ACCEPTED");
+    static const char *const rejected[] = {[REJECTED_DESTINATION] = "REJECTED_DESTINATION",
+                                           [REJECTED_DUPLICATE] = "REJECTED_DUPLICATE_MESSAGE_ID"};
+    const char *status =
+        v != ACCEPTED ? rejected[v] : (whatsapp ? "PENDING_ENROUTE" : "PENDING_ACCEPTED");
     return json_pack("{s:s,s:s,s:s,s:s,s:s*,s:s,s:I}", "endpoint", req->path, "key", message_id,
                      "messageId", message_id, "to", to, "bulkId", bulk_id, "status", status,
                      "received_at", (json_int_t)fake_now_ms());
@@ -440,7 +450,7 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
             if (!given)
                 fake_uuid(generated);
             const char *id = given ? given : generated;
-            enum verdict v = judge(ctx, req, to, id);
+            enum verdict v = judge(ctx, req, to, given, id);
             json_t *item = json_pack("{s:s,s:s,s:{s:I}}", "messageId", id, "destination", to,
                                      "details", "messageCount", (json_int_t)count);
             add_status(item, v, false);
@@ -508,7 +518,7 @@ static void send_sms2(struct fake_ctx *ctx, const struct fake_request *req, stru
             if (!given)
                 fake_uuid(generated);
             const char *id = given ? given : generated;
-            enum verdict v = judge(ctx, req, to, id);
+            enum verdict v = judge(ctx, req, to, given, id);
             json_t *item = json_pack("{s:s,s:s}", "to", to, "messageId", id);
             add_status(item, v, false);
             if (with_count && item)
@@ -605,7 +615,7 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
         if (!given)
             fake_uuid(generated);
         const char *id = given ? given : generated;
-        enum verdict v = judge(ctx, req, to, id);
+        enum verdict v = judge(ctx, req, to, given, id);
         json_t *item = json_pack("{s:s,s:i,s:s}", "to", to, "messageCount", 1, "messageId", id);
         add_status(item, v, true);
         json_array_append_new(out, item);
@@ -644,7 +654,7 @@ static void send_whatsapp_text(struct fake_ctx *ctx, const struct fake_request *
     if (!given)
         fake_uuid(generated);
     const char *id = given ? given : generated;
-    enum verdict v = judge(ctx, req, to, id);
+    enum verdict v = judge(ctx, req, to, given, id);
     json_t *rec = new_record(req, id, to, NULL, v, true);
     set_opt(rec, "from", json_object_get(m, "from"));
     set_opt(rec, "text", text);

@@ -333,7 +333,7 @@ static void send_one(struct fake_ctx *ctx, const struct fake_request *req, const
     record_email(ctx, req, req->json, id, key, -1, shared);
     fake_shared_release(shared);
     fake_store_count_messages(ctx->store, 1, 0, 0);
-    fake_store_accept_key(ctx->store, "email", accepted_key(req->json, key, id));
+    fake_store_accept_key(ctx->store, "email", accepted_key(req->json, key, id), false);
     fake_reply_json(rep, 200, json_pack("{s:s}", "id", id));
     rep->accepted = 1;
 }
@@ -384,7 +384,7 @@ static void send_batch(struct fake_ctx *ctx, const struct fake_request *req, con
         char id[FAKE_UUID_SIZE];
         fake_uuid(id);
         record_email(ctx, req, email, id, key, (long)i, shared);
-        fake_store_accept_key(ctx->store, "email", accepted_key(email, NULL, id));
+        fake_store_accept_key(ctx->store, "email", accepted_key(email, NULL, id), false);
         json_array_append_new(data, json_pack("{s:s}", "id", id));
         accepted++;
     }

@@ -310,18 +310,25 @@ static int channel_index(const char *channel)
     return -1;
 }
 
-/* Counts one message accepted under key in channel ("email", "sms", "whatsapp"). */
-void fake_store_accept_key(struct fake_store *s, const char *channel, const char *key)
+/* Counts one message accepted under key in channel ("email", "sms", "whatsapp"). With
+ * only_first a key accepted before in that channel is refused instead: false then (and
+ * counted as a duplicate). */
+bool fake_store_accept_key(struct fake_store *s, const char *channel, const char *key,
+                           bool only_first)
 {
     int c = channel_index(channel);
     size_t len;
     char *k = c >= 0 ? make_key(channel_scopes[c], key, &len) : NULL;
     if (!k)
-        return;
+        return true;
     uint64_t h = fnv1a(k, len, FNV_OFFSET);
+    bool accepted = true;
     pthread_mutex_lock(&s->lock);
     struct key_entry *e = *find_link(s, k, len, h);
-    if (e) {
+    if (e && only_first) {
+        accepted = false;
+        s->duplicates++;
+    } else if (e) {
         e->count++;
     } else if ((e = insert_key(s, k, len, h)) != NULL) {
         k = NULL;
@@ -334,6 +341,7 @@ void fake_store_accept_key(struct fake_store *s, const char *channel, const char
     }
     pthread_mutex_unlock(&s->lock);
     free(k);
+    return accepted;
 }
 
 /* Adds n messages of channel whose answer was lost after they were accepted (accept_drop). */

@@ -39,8 +39,11 @@ void fake_store_count_request(struct fake_store *s, const char *path);
 void fake_store_count_status(struct fake_store *s, unsigned status);
 /* Adds to the accepted, unique_keys and rejected counters. */
 void fake_store_count_messages(struct fake_store *s, long accepted, long unique, long rejected);
-/* Counts one message accepted under key in channel ("email", "sms", "whatsapp"). */
-void fake_store_accept_key(struct fake_store *s, const char *channel, const char *key);
+/* Counts one message accepted under key in channel ("email", "sms", "whatsapp"). With
+ * only_first a key accepted before in that channel is refused instead: false then (and
+ * counted as a duplicate). */
+bool fake_store_accept_key(struct fake_store *s, const char *channel, const char *key,
+                           bool only_first);
 /* Adds n messages of channel whose answer was lost after they were accepted (accept_drop). */
 void fake_store_count_accept_drops(struct fake_store *s, const char *channel, long n);
 /* {"email":{key:n},"sms":{...},"whatsapp":{...},"accept_drops":{"email":n,...}}: how often

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 
     int rc = 1;
     unsigned bound = 0;
+    atomic_init(&ctx.infobip_dedup, false);
     ctx.store = fake_store_create();
     ctx.faults = fake_faults_create();
     ctx.sleeper = fake_sleeper_start();

@@ -38,7 +38,8 @@ Control API (what the methods call):
         the first matching fault applies. FakeProvider(seed=N) (--seed N) makes the draws
         the same in every run, restarted at each reset.
     GET  /_control/faults    {"faults":[...]}
-    POST /_control/reset     forget records, counters, faults and idempotency keys
+    POST /_control/reset     forget records, counters, faults and idempotency keys;
+                             settings back to their defaults
     GET  /_control/stats     {"requests":{path:n},"by_status":{"200":n},"accepted",
                               "unique_keys","duplicates","rejected","dropped",
                               "in_flight","in_flight_max","records"}
@@ -53,6 +54,12 @@ Control API (what the methods call):
         e-mail id; SMS and WhatsApp: the messageId (the generated one when the client
         gave none). accept_drops: accepted messages whose answer an accept_drop fault
         lost (a batch of 3 counts 3).
+    GET  /_control/settings  {"infobip_dedup":false}
+    POST /_control/settings  {"infobip_dedup":true}: a messageId accepted before on the
+                             same channel (SMS or WhatsApp) is answered with status
+                             REJECTED_DUPLICATE_MESSAGE_ID (groupId 5 REJECTED, id 23) and
+                             not accepted again (stats: rejected and duplicates). Default
+                             false, like a real account: it is accepted again.
     GET  /_control/messages?since=K&limit=N   {"messages":[...],"next":K2,"total":N}
     POST /_control/send      {"url","body","headers"?,"method"?,"timeout_ms"?}
                              -> {"status":N,"body":"..."} ({"status":0,"error":...})
@@ -212,6 +219,13 @@ class FakeProvider:
     def accepted(self):
         """{"email":{key:n},"sms":{...},"whatsapp":{...},"accept_drops":{channel:n}}."""
         return self._control("GET", "accepted")
+
+    def settings(self, **changes):
+        """The settings ({"infobip_dedup": bool}); with arguments, changes them first:
+        settings(infobip_dedup=True)."""
+        if changes:
+            return self._control("POST", "settings", changes)
+        return self._control("GET", "settings")
 
     def messages(self, since=0, endpoint=None):
         """All records from index since on (optionally only one endpoint's)."""

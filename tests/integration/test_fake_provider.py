@@ -1,6 +1,6 @@
 """Smoke tests of the fake provider itself: every endpoint, the errors, auth,
 idempotency, each fault mode (accept_drop and probabilities too), the
-accepted-per-key counts and the control API.
+accepted-per-key counts, Infobip de-duplication and the control API.
 
     FAKE_PROVIDER_BIN=build/tests/fake_provider/fake_provider python3 test_fake_provider.py
 """
@@ -868,6 +868,67 @@ class AcceptedTest(FakeProviderCase):
             "email": {}, "sms": {}, "whatsapp": {},
             "accept_drops": {"email": 0, "sms": 0, "whatsapp": 0}})
         self.assertEqual(self.fake.request("POST", "/_control/accepted", {}).status, 405)
+
+
+class DedupTest(FakeProviderCase):
+    def test_off_by_default(self):
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": False})
+        for _ in range(2):
+            r = self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))
+            self.assertEqual(r.json()["messages"][0]["status"]["name"], "PENDING_ACCEPTED")
+        self.assertEqual(self.fake.accepted()["sms"], {"d-1": 2})
+
+    def test_on_refuses_a_reused_message_id(self):
+        self.assertEqual(self.fake.settings(infobip_dedup=True), {"infobip_dedup": True})
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": True})
+        first = self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))
+        self.assertEqual(first.json()["messages"][0]["status"]["name"], "PENDING_ACCEPTED")
+        again = self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"},
+                                                          {"to": "4918", "messageId": "d-2"},
+                                                          {"to": "4919", "messageId": "d-2"}))
+        self.assertEqual(again.status, 200)
+        d1, d2, d2_again = again.json()["messages"]
+        self.assertEqual(d1["status"], {"groupId": 5, "groupName": "REJECTED", "id": 23,
+                                        "name": "REJECTED_DUPLICATE_MESSAGE_ID",
+                                        "description": "Duplicate message ID"})
+        self.assertEqual(d2["status"]["name"], "PENDING_ACCEPTED")
+        self.assertEqual(d2_again["status"]["id"], 23)
+        r = self.fake.infobip("/sms/2/text/advanced", sms2({"to": "4917", "messageId": "d-2"}))
+        self.assertEqual(r.json()["messages"][0]["status"]["name"],
+                         "REJECTED_DUPLICATE_MESSAGE_ID")
+        for path, body in (("/whatsapp/1/message/template", wa_template(message_id="d-1")),
+                           ("/whatsapp/1/message/text", wa_text(message_id="d-1"))):
+            r = self.fake.infobip(path, body)  # WhatsApp is a channel of its own
+            status = (r.json()["messages"][0] if "messages" in r.json() else r.json())["status"]
+            self.assertEqual(status["name"], "PENDING_ENROUTE" if "template" in path
+                             else "REJECTED_DUPLICATE_MESSAGE_ID", path)
+        for _ in range(2):  # without a messageId nothing is a duplicate
+            self.fake.infobip("/sms/3/messages", sms3({"to": "4917"}))
+        acc = self.fake.accepted()
+        self.assertEqual({k: v for k, v in acc["sms"].items() if k.startswith("d-")},
+                         {"d-1": 1, "d-2": 1})
+        self.assertEqual(len(acc["sms"]), 4)
+        self.assertEqual(acc["whatsapp"], {"d-1": 1})
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["rejected"], s["duplicates"]), (5, 4, 4))
+        self.assertEqual([m["status"] for m in self.fake.messages()[1:4]],
+                         ["REJECTED_DUPLICATE_MESSAGE_ID", "PENDING_ACCEPTED",
+                          "REJECTED_DUPLICATE_MESSAGE_ID"])
+        # off again: accepted again
+        self.fake.settings(infobip_dedup=False)
+        self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))
+        self.assertEqual(self.fake.accepted()["sms"]["d-1"], 2)
+
+    def test_reset_and_bad_settings(self):
+        self.fake.settings(infobip_dedup=True)
+        self.fake.reset()
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": False})
+        for body in ({"infobip_dedup": "yes"}, {"infobip_dedup": True, "nope": 1}, [True]):
+            r = self.fake.request("POST", "/_control/settings", body)
+            self.assertEqual(r.status, 400, body)
+            self.assertIn("error", r.json())
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": False})
+        self.assertEqual(self.fake.request("PUT", "/_control/settings", {}).status, 405)
 
 
 class SlowAcceptTest(FakeProviderCase):

@@ -7,7 +7,7 @@
  *                            is described in fake_faults.c; the draws are reproducible with
  *                            the command line's --seed
  *   GET  /_control/faults    the queued faults
- *   POST /_control/reset     forget records, counters, faults, idempotency keys; the
+ *   POST /_control/reset     forget records, counters, logs, faults, idempotency keys; the
  *                            settings go back to their defaults, the draws back to the seed
  *   GET  /_control/stats     counters
  *   GET  /_control/accepted  {"email":{key:n},"sms":{key:n},"whatsapp":{key:n},
@@ -32,6 +32,7 @@
 
 #include "fake_client.h"
 #include "fake_faults.h"
+#include "fake_logs.h"
 #include "fake_server.h"
 #include "fake_store.h"
 
@@ -208,6 +209,7 @@ void fake_control_handle(struct fake_ctx *ctx, const struct fake_request *req,
         }
         fake_faults_reset(ctx->faults);
         fake_store_reset(ctx->store);
+        fake_logs_reset(ctx->logs);
         atomic_store(&ctx->infobip_dedup, false);
         fake_reply_json(rep, 200, json_pack("{s:b}", "ok", 1));
     } else if (strcmp(name, "/stats") == 0) {

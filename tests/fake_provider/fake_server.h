@@ -10,12 +10,14 @@
 struct fake_store;
 struct fake_faults;
 struct fake_sleeper;
+struct fake_logs;
 
 /* What every handler gets: the shared state, the expected API keys and the settings. */
 struct fake_ctx {
     struct fake_store *store;
     struct fake_faults *faults;
     struct fake_sleeper *sleeper;
+    struct fake_logs *logs;
     const char *resend_key;
     const char *infobip_key;
     atomic_bool infobip_dedup; /* a reused messageId is REJECTED_DUPLICATE_MESSAGE_ID */

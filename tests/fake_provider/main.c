@@ -5,6 +5,7 @@
  * Prints "fake_provider listening on 127.0.0.1:PORT" once it accepts
  * connections; SIGTERM or SIGINT stops it (exit 0). */
 #include "fake_faults.h"
+#include "fake_logs.h"
 #include "fake_server.h"
 #include "fake_sleeper.h"
 #include "fake_store.h"
@@ -125,8 +126,9 @@ int main(int argc, char **argv)
     atomic_init(&ctx.infobip_dedup, false);
     ctx.store = fake_store_create();
     ctx.faults = fake_faults_create();
+    ctx.logs = fake_logs_create();
     ctx.sleeper = fake_sleeper_start();
-    if (!ctx.store || !ctx.faults || !ctx.sleeper) {
+    if (!ctx.store || !ctx.faults || !ctx.logs || !ctx.sleeper) {
         fprintf(stderr, "fake_provider: out of memory\n");
         goto out_state;
     }
@@ -147,6 +149,7 @@ int main(int argc, char **argv)
     rc = 0;
 out_state:
     fake_sleeper_destroy(ctx.sleeper);
+    fake_logs_destroy(ctx.logs);
     fake_faults_destroy(ctx.faults);
     fake_store_destroy(ctx.store);
     return rc;

@@ -38,8 +38,8 @@ Control API (what the methods call):
         the first matching fault applies. FakeProvider(seed=N) (--seed N) makes the draws
         the same in every run, restarted at each reset.
     GET  /_control/faults    {"faults":[...]}
-    POST /_control/reset     forget records, counters, faults and idempotency keys;
-                             settings back to their defaults
+    POST /_control/reset     forget records, counters, SMS logs, faults and idempotency
+                             keys; settings back to their defaults
     GET  /_control/stats     {"requests":{path:n},"by_status":{"200":n},"accepted",
                               "unique_keys","duplicates","rejected","dropped",
                               "in_flight","in_flight_max","records"}
@@ -63,6 +63,13 @@ Control API (what the methods call):
     GET  /_control/messages?since=K&limit=N   {"messages":[...],"next":K2,"total":N}
     POST /_control/send      {"url","body","headers"?,"method"?,"timeout_ms"?}
                              -> {"status":N,"body":"..."} ({"status":0,"error":...})
+
+Provider endpoints beyond the sends: GET /sms/3/logs (Authorization: App <key>) answers
+{"results":[...]} from the SMS the fake accepted (v3 and v2), newest first, each with
+messageId, destination, sender, bulkId, sentAt, messageCount, status (PENDING_ACCEPTED),
+error (NO_ERROR), content.text, and platform / campaignReferenceId when sent; filters
+messageId and bulkId (comma-separated or repeated), destination, sender, generalStatus,
+limit (1..1000, default 50).
 """
 import http.client
 import json
@@ -72,6 +79,7 @@ import signal
 import subprocess
 import time
 import unittest
+import urllib.parse
 
 DEFAULT_BIN = "/work/main/build/tests/fake_provider/fake_provider"
 
@@ -186,6 +194,21 @@ class FakeProvider:
         h = {"Authorization": f"App {self.infobip_key if key is None else key}"}
         h.update(headers or {})
         return self.request("POST", path, body, h)
+
+    def sms_logs(self, message_ids=None, limit=None, key=None, **filters):
+        """GET /sms/3/logs; message_ids: a list (sent comma-separated) or a string. Returns the
+        Response."""
+        query = dict(filters)
+        if message_ids is not None:
+            query["messageId"] = (message_ids if isinstance(message_ids, str)
+                                  else ",".join(message_ids))
+        if limit is not None:
+            query["limit"] = str(limit)
+        path = "/sms/3/logs"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        return self.request("GET", path, None,
+                            {"Authorization": f"App {self.infobip_key if key is None else key}"})
 
     def _control(self, method, path, body=None):
         r = self.request(method, "/_control/" + path, body)

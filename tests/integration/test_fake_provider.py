@@ -1,6 +1,6 @@
 """Smoke tests of the fake provider itself: every endpoint, the errors, auth,
-idempotency, each fault mode (accept_drop and probabilities too), the
-accepted-per-key counts, Infobip de-duplication and the control API.
+idempotency, each fault mode (accept_drop and probabilities too), the SMS logs,
+the accepted-per-key counts, Infobip de-duplication and the control API.
 
     FAKE_PROVIDER_BIN=build/tests/fake_provider/fake_provider python3 test_fake_provider.py
 """
@@ -661,6 +661,7 @@ def tagged(key, **kw):
     return email(tags=[{"name": "idempotency_key", "value": key}], **kw)
 
 
+SENT_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 CLOSED = (http.client.HTTPException, ConnectionError)
 
 
@@ -742,6 +743,8 @@ class AcceptDropTest(FakeProviderCase):
             "accept_drops": {"email": 0, "sms": 2, "whatsapp": 2}})
         s = self.fake.stats()
         self.assertEqual((s["accepted"], s["dropped"], s["by_status"]), (8, 4, {"200": 4}))
+        # the lost answer's message is in the logs as well
+        self.assertEqual(len(self.fake.sms_logs(["s3", "s2"]).json()["results"]), 4)
 
     def test_what_is_not_accepted_is_not_counted(self):
         self.fake.fault("/sms/3/messages", "accept_drop")
@@ -841,6 +844,92 @@ class ProbabilityTest(unittest.TestCase):
         self.assertEqual(self.fake.faults(), [])
 
 
+class SmsLogsTest(FakeProviderCase):
+    def send(self):
+        """Accepted: a, b (v3, one request), c (v2), d twice; rejected: r; WhatsApp: w."""
+        self.fake.fault("/sms/3/messages", "reject", to="491700000009")
+        body = sms3({"to": "491700000001", "messageId": "a"},
+                    {"to": "491700000002", "messageId": "b"},
+                    {"to": "491700000009", "messageId": "r"},
+                    options={"platform": {"entityId": "praxis", "applicationId": "tidings"},
+                             "campaignReferenceId": "reminders"})
+        self.bulk = self.fake.infobip("/sms/3/messages", body).json()["bulkId"]
+        self.fake.infobip("/sms/2/text/advanced", sms2({"to": "491700000003", "messageId": "c"},
+                                                       text="Zwei"))
+        self.fake.infobip("/sms/3/messages", sms3({"to": "491700000004", "messageId": "d"}))
+        self.fake.infobip("/sms/3/messages", sms3({"to": "491700000004", "messageId": "d"}))
+        self.fake.infobip("/whatsapp/1/message/text", wa_text(message_id="w"))
+
+    def ids(self, r):
+        self.assertEqual(r.status, 200, r)
+        return [m["messageId"] for m in r.json()["results"]]
+
+    def test_by_one_and_by_several_message_ids(self):
+        self.send()
+        r = self.fake.sms_logs("a")
+        [a] = r.json()["results"]
+        self.assertEqual({k: a[k] for k in ("messageId", "destination", "sender", "bulkId",
+                                            "messageCount", "content", "platform",
+                                            "campaignReferenceId")},
+                         {"messageId": "a", "destination": "491700000001",
+                          "sender": "PraxisMust", "bulkId": self.bulk, "messageCount": 1,
+                          "content": {"text": "Erinnerung: Termin morgen 10:00."},
+                          "platform": {"entityId": "praxis", "applicationId": "tidings"},
+                          "campaignReferenceId": "reminders"})
+        self.assertRegex(a["sentAt"], SENT_AT)
+        self.assertEqual(a["status"], {"groupId": 1, "groupName": "PENDING", "id": 26,
+                                       "name": "PENDING_ACCEPTED",
+                                       "description": "Message sent to next instance"})
+        self.assertEqual(a["error"]["name"], "NO_ERROR")
+        [c] = self.fake.sms_logs("c").json()["results"]
+        self.assertEqual((c["sender"], c["content"]["text"]), ("PraxisMust", "Zwei"))
+        self.assertNotIn("platform", c)
+        # several, newest first; each id once however often it is listed
+        self.assertEqual(self.ids(self.fake.sms_logs(["a", "c", "a"])), ["c", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(["b", "nope", "a"])), ["b", "a"])
+        r = self.fake.request("GET", "/sms/3/logs?messageId=a&messageId=c,b",
+                              None, {"Authorization": "App ib_test_key"})
+        self.assertEqual(self.ids(r), ["c", "b", "a"])
+        # accepted twice: two entries
+        self.assertEqual(self.ids(self.fake.sms_logs("d")), ["d", "d"])
+
+    def test_unknown_rejected_and_whatsapp_ids_are_not_found(self):
+        self.send()
+        for ids in ("nope", "r", "w", ["nope", "w"]):
+            self.assertEqual(self.ids(self.fake.sms_logs(ids)), [], ids)
+
+    def test_other_filters_limit_and_order(self):
+        self.send()
+        self.assertEqual(self.ids(self.fake.sms_logs()), ["d", "d", "c", "b", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(limit=2)), ["d", "d"])
+        self.assertEqual(self.ids(self.fake.sms_logs(["a", "b", "c"], limit=1)), ["c"])
+        self.assertEqual(self.ids(self.fake.sms_logs(bulkId=self.bulk)), ["b", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(bulkId=f"x,{self.bulk}",
+                                                     destination="491700000002")), ["b"])
+        self.assertEqual(self.ids(self.fake.sms_logs(["a", "c"], sender="PraxisMust",
+                                                     generalStatus="PENDING")), ["c", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(generalStatus="DELIVERED")), [])
+        self.assertEqual(self.ids(self.fake.sms_logs(sender="Other")), [])
+
+    def test_errors_auth_and_stats(self):
+        self.send()
+        for query in ("limit=0", "limit=1001", "limit=x", "generalStatus=GONE"):
+            r = self.fake.request("GET", "/sms/3/logs?" + query, None,
+                                  {"Authorization": "App ib_test_key"})
+            self.assertEqual((r.status, r.json()["errorCode"]), (400, "E400"), query)
+            self.assertEqual(r.json()["violations"][0]["property"], query.split("=")[0])
+        self.assertEqual(len(self.ids(self.fake.sms_logs(limit=1000))), 5)
+        r = self.fake.request("GET", "/sms/3/logs?messageId=a")
+        self.assertEqual((r.status, r.json()["errorCode"]), (401, "E401"))
+        self.assertEqual(self.fake.sms_logs("a", key="wrong").status, 401)
+        self.assertEqual(self.fake.request("POST", "/sms/3/logs", {}).status, 405)
+        s = self.fake.stats()
+        self.assertEqual(s["requests"]["/sms/3/logs"], 8)
+        self.assertEqual(s["accepted"], 6)  # logs requests accept nothing
+        self.fake.reset()
+        self.assertEqual(self.ids(self.fake.sms_logs()), [])
+
+
 class AcceptedTest(FakeProviderCase):
     def test_counts_doubles_and_nothing_else(self):
         self.fake.resend("/emails", email(), idempotency_key="e-1")
@@ -914,6 +1003,7 @@ class DedupTest(FakeProviderCase):
         self.assertEqual([m["status"] for m in self.fake.messages()[1:4]],
                          ["REJECTED_DUPLICATE_MESSAGE_ID", "PENDING_ACCEPTED",
                           "REJECTED_DUPLICATE_MESSAGE_ID"])
+        self.assertEqual(len(self.fake.sms_logs(["d-1", "d-2"]).json()["results"]), 2)
         # off again: accepted again
         self.fake.settings(infobip_dedup=False)
         self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))

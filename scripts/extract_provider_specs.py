@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Extracts the request-body schemas of the provider endpoints Tidings calls
-from the providers' own OpenAPI files into one self-contained JSON file that
-the tests validate request bodies against (tests/integration/spec_check.py).
+"""Extracts the request-body schemas of the provider endpoints Tidings calls,
+and the schemas of their 200 answers, from the providers' own OpenAPI files
+into one self-contained JSON file that the tests validate request bodies and
+the fake provider's answers against (tests/integration/spec_check.py).
 
     scripts/extract_provider_specs.py [--specs DIR] [--out FILE] [--check]
 
@@ -12,7 +13,9 @@ the tests validate request bodies against (tests/integration/spec_check.py).
 --check  write nothing; exit 1 when FILE differs from what would be written
 
 Needs Debian's python3-yaml. Each entry is a JSON Schema (draft 2020-12) of
-one endpoint's request body, converted from OpenAPI 3.1:
+one endpoint's request body ("POST /emails") or of its 200 JSON answer
+("answer to POST /emails", "answer to GET /sms/3/logs"), converted from
+OpenAPI 3.1:
   - every $ref is inlined (a schema that refers back to itself would be kept
     under "$defs" with a "#/$defs/..." reference; none of these six does);
   - OpenAPI-only keywords: "nullable: true" becomes a type union with "null";
@@ -54,6 +57,11 @@ ENDPOINTS = {
     "POST /whatsapp/1/message/template": "infobip-whatsapp.json",
     "POST /whatsapp/1/message/text": "infobip-whatsapp.json",
 }
+
+# "METHOD path" -> the spec file whose 200 answer (application/json) is extracted as
+# "answer to METHOD path".
+ANSWERS = dict(ENDPOINTS, **{"GET /sms/3/logs": "infobip-sms.json"})
+ANSWER_PREFIX = "answer to "
 
 DROPPED = {"description", "title", "example", "examples", "externalDocs", "xml", "readOnly",
            "writeOnly", "nullable", "discriminator", "$schema", "$id", "$comment"}
@@ -268,6 +276,30 @@ def request_schema(doc, path):
                                     "application/json", "schema")
 
 
+def answer_schema(doc, method, path):
+    """The schema of the 200 application/json answer, and its JSON pointer."""
+    answer = doc["paths"][path][method.lower()]["responses"]["200"]
+    where = ["paths", path, method.lower(), "responses", "200"]
+    if "$ref" in answer:
+        where = [p.replace("~1", "/").replace("~0", "~") for p in answer["$ref"][2:].split("/")]
+        answer = resolve(doc, answer["$ref"])
+    return (answer["content"]["application/json"]["schema"],
+            pointer(*where, "content", "application/json", "schema"))
+
+
+def make_entry(conv, schema, ptr):
+    """A converted schema with its "$schema" and "source"."""
+    entry = conv.entry(schema)
+    entry["$schema"] = DIALECT
+    source = {"file": conv.file_name, "pointer": ptr}
+    if "$ref" in schema:
+        source["schema"] = schema["$ref"]
+    elif "$ref" in schema.get("items", {}):
+        source["items"] = schema["items"]["$ref"]
+    entry["source"] = source
+    return entry
+
+
 def build(specs_dir):
     docs = {}
     out = {
@@ -277,25 +309,23 @@ def build(specs_dir):
                           "python3-yaml), then commit this file"),
         "_sources": {},
     }
-    for endpoint, file_name in ENDPOINTS.items():
+    def converter(file_name):
         if file_name not in docs:
             doc, sha = load(os.path.join(specs_dir, file_name))
             docs[file_name] = Converter(doc, file_name)
             out["_sources"][file_name] = {"openapi": doc.get("openapi"),
                                           "version": doc.get("info", {}).get("version"),
                                           "sha256": sha}
-        conv = docs[file_name]
+        return docs[file_name]
+
+    for endpoint, file_name in ENDPOINTS.items():
+        conv = converter(file_name)
         method, path = endpoint.split(" ", 1)
-        schema, ptr = request_schema(conv.doc, path)
-        entry = conv.entry(schema)
-        entry["$schema"] = DIALECT
-        source = {"file": file_name, "pointer": ptr}
-        if "$ref" in schema:
-            source["schema"] = schema["$ref"]
-        elif "$ref" in schema.get("items", {}):
-            source["items"] = schema["items"]["$ref"]
-        entry["source"] = source
-        out[endpoint] = entry
+        out[endpoint] = make_entry(conv, *request_schema(conv.doc, path))
+    for endpoint, file_name in ANSWERS.items():
+        conv = converter(file_name)
+        method, path = endpoint.split(" ", 1)
+        out[ANSWER_PREFIX + endpoint] = make_entry(conv, *answer_schema(conv.doc, method, path))
     return out
 
 
@@ -348,7 +378,7 @@ def main():
         f.write(text)
     os.replace(tmp, args.out)
     print(f"extract_provider_specs: wrote {args.out} ({len(text.encode())} bytes, "
-          f"{len(ENDPOINTS)} endpoints)")
+          f"{len(ENDPOINTS)} request bodies, {len(ANSWERS)} answers)")
     return 0
 
 

@@ -1,8 +1,25 @@
 /* fake_control: the control API the tests drive the fake with —
- *   POST /_control/faults    queue fault(s): an object or an array of objects
+ *   POST /_control/faults    queue fault(s): an object or an array of objects, each
+ *                            {"path","mode","count"?,"to"?,"probability"?,...}; mode status,
+ *                            slow, drop, reject or accept_drop (handled and accepted, then the
+ *                            connection closed without an answer); probability 0..1 (default
+ *                            1): the share of matching requests it takes; how several combine
+ *                            is described in fake_faults.c; the draws are reproducible with
+ *                            the command line's --seed
  *   GET  /_control/faults    the queued faults
- *   POST /_control/reset     forget records, counters, faults, idempotency keys
+ *   POST /_control/reset     forget records, counters, logs, faults, idempotency keys; the
+ *                            settings go back to their defaults, the draws back to the seed
  *   GET  /_control/stats     counters
+ *   GET  /_control/accepted  {"email":{key:n},"sms":{key:n},"whatsapp":{key:n},
+ *                            "accept_drops":{"email":n,"sms":n,"whatsapp":n}}: how many times
+ *                            a message with each key was accepted (e-mail: the request's
+ *                            Idempotency-Key, else the e-mail's tag "idempotency_key", else
+ *                            its id; Infobip: the messageId), and how many accepted messages
+ *                            lost their answer to an accept_drop fault
+ *   GET  /_control/settings  {"infobip_dedup":false}
+ *   POST /_control/settings  change some: {"infobip_dedup":true} makes a messageId accepted
+ *                            before on the same channel REJECTED_DUPLICATE_MESSAGE_ID (by
+ *                            default, like a real account, it is accepted again)
  *   GET  /_control/messages  records, ?since=K&limit=N; each has "endpoint", "key", the
  *                            fields tests use most, "request" (the parsed body it came from:
  *                            a Resend e-mail object, with "request_batch": true for a batch
@@ -15,6 +32,7 @@
 
 #include "fake_client.h"
 #include "fake_faults.h"
+#include "fake_logs.h"
 #include "fake_server.h"
 #include "fake_store.h"
 
@@ -60,6 +78,40 @@ static void add_faults(struct fake_ctx *ctx, const struct fake_request *req, str
     fake_reply_json(
         rep, 200,
         json_pack("{s:I,s:o}", "queued", (json_int_t)json_array_size(list), "faults", list));
+}
+
+static json_t *settings_of(struct fake_ctx *ctx)
+{
+    return json_pack("{s:b}", "infobip_dedup", atomic_load(&ctx->infobip_dedup));
+}
+
+/* POST /_control/settings: all or nothing; answers the settings now in force. */
+static void change_settings(struct fake_ctx *ctx, const struct fake_request *req,
+                            struct fake_reply *rep)
+{
+    if (!json_is_object(req->json)) {
+        control_error(rep, 400, "the body must be a JSON object of settings");
+        return;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach(req->json, key, value)
+    {
+        char err[128];
+        if (strcmp(key, "infobip_dedup") != 0) {
+            snprintf(err, sizeof(err), "unknown setting \"%.64s\" (there is: infobip_dedup)", key);
+            control_error(rep, 400, err);
+            return;
+        }
+        if (!json_is_boolean(value)) {
+            control_error(rep, 400, "\"infobip_dedup\" must be true or false");
+            return;
+        }
+    }
+    json_t *dedup = json_object_get(req->json, "infobip_dedup");
+    if (dedup)
+        atomic_store(&ctx->infobip_dedup, json_is_true(dedup));
+    fake_reply_json(rep, 200, settings_of(ctx));
 }
 
 static void messages(struct fake_ctx *ctx, const struct fake_request *req, struct fake_reply *rep)
@@ -157,12 +209,26 @@ void fake_control_handle(struct fake_ctx *ctx, const struct fake_request *req,
         }
         fake_faults_reset(ctx->faults);
         fake_store_reset(ctx->store);
+        fake_logs_reset(ctx->logs);
+        atomic_store(&ctx->infobip_dedup, false);
         fake_reply_json(rep, 200, json_pack("{s:b}", "ok", 1));
     } else if (strcmp(name, "/stats") == 0) {
         if (get)
             fake_reply_json(rep, 200, fake_store_stats(ctx->store));
         else
             control_error(rep, 405, "use GET");
+    } else if (strcmp(name, "/accepted") == 0) {
+        if (get)
+            fake_reply_json(rep, 200, fake_store_accepted(ctx->store));
+        else
+            control_error(rep, 405, "use GET");
+    } else if (strcmp(name, "/settings") == 0) {
+        if (post)
+            change_settings(ctx, req, rep);
+        else if (get)
+            fake_reply_json(rep, 200, settings_of(ctx));
+        else
+            control_error(rep, 405, "use GET or POST");
     } else if (strcmp(name, "/messages") == 0) {
         if (get)
             messages(ctx, req, rep);

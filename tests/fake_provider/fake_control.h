@@ -1,4 +1,5 @@
-/* fake_control: the control API under /_control (faults, reset, stats, messages, send). */
+/* fake_control: the control API under /_control (faults, reset, stats, messages, accepted,
+ * settings, send). */
 #ifndef FAKE_CONTROL_H
 #define FAKE_CONTROL_H
 

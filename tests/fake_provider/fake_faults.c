@@ -1,7 +1,18 @@
 /* fake_faults: the queue of injected faults. A fault names a path ("*" any
- * provider path, "/sms/..*" a prefix), a mode, how many requests it applies to
- * and optionally the recipient it is limited to. Requests consume from the
- * first matching fault, in the order the faults were queued. */
+ * provider path, "/sms/..*" a prefix), a mode, how many requests it applies to,
+ * optionally the recipient it is limited to, and the share of the matching
+ * requests it takes ("probability", default 1).
+ *
+ * How faults combine: each request that meets a matching fault draws one
+ * number u in [0, 1), then walks the matching faults in the order they were
+ * queued, adding up their probabilities; the first fault whose running sum
+ * exceeds u applies and loses one use. Faults on one path whose probabilities
+ * add up to at most 1 thus take exactly those shares of its requests (0.2 +
+ * 0.1 + 0.2: 20 %, 10 %, 20 %, and 50 % pass untouched); past a sum of 1 a
+ * fault is reached by no request until earlier ones are spent. With
+ * probability 1 everywhere the first matching fault applies. The draws come
+ * from a splitmix64 generator kept under the queue's lock: with a seed, the
+ * n-th request that meets a matching fault gets the same draw in every run. */
 #include "fake_faults.h"
 
 #include <pthread.h>
@@ -9,8 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
-#define MAX_DELAY_MS 600000L
+#define MAX_DELAY_MS 600000L /* ten minutes: well past the engine's lease (60 s by default) */
 #define MAX_DEPTH    8
 
 struct fault {
@@ -24,12 +37,16 @@ struct fault {
     long delay_ms;
     bool hold_key;
     char *body;
+    double probability; /* the share of matching requests it takes, 0..1 */
 };
 
 struct fake_faults {
     pthread_mutex_t lock;
     struct fault *head;
     atomic_long queued; /* lets requests skip the lock when nothing is queued */
+    uint64_t rng;       /* splitmix64 state; under lock */
+    uint64_t seed;
+    bool seeded; /* a reset restarts the draws from seed */
 };
 
 static const char *const mode_names[] = {
@@ -37,6 +54,7 @@ static const char *const mode_names[] = {
     [FAKE_FAULT_SLOW] = "slow",
     [FAKE_FAULT_DROP] = "drop",
     [FAKE_FAULT_REJECT] = "reject",
+    [FAKE_FAULT_ACCEPT_DROP] = "accept_drop",
 };
 
 static void free_fault(struct fault *x)
@@ -56,15 +74,40 @@ static void free_list(struct fault *x)
     }
 }
 
-/* A new, empty fault queue; NULL when out of memory. */
+/* The next draw in [0, 1) (splitmix64, 53 bits). Lock held. */
+static double draw(struct fake_faults *f)
+{
+    uint64_t z = (f->rng += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* A new, empty fault queue whose draws start from a random seed; NULL when out of memory. */
 struct fake_faults *fake_faults_create(void)
 {
     struct fake_faults *f = calloc(1, sizeof(*f));
     if (!f)
         return NULL;
+    if (getrandom(&f->rng, sizeof(f->rng), GRND_NONBLOCK) != (ssize_t)sizeof(f->rng)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        f->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32);
+    }
     pthread_mutex_init(&f->lock, NULL);
     atomic_init(&f->queued, 0);
     return f;
+}
+
+/* Makes the draws reproducible: they start from seed now and again after each reset. */
+void fake_faults_seed(struct fake_faults *f, uint64_t seed)
+{
+    pthread_mutex_lock(&f->lock);
+    f->seed = seed;
+    f->seeded = true;
+    f->rng = seed;
+    pthread_mutex_unlock(&f->lock);
 }
 
 /* Frees the queue. */
@@ -77,13 +120,15 @@ void fake_faults_destroy(struct fake_faults *f)
     free(f);
 }
 
-/* Empties the queue. */
+/* Empties the queue (and restarts the draws from the seed, when one was given). */
 void fake_faults_reset(struct fake_faults *f)
 {
     pthread_mutex_lock(&f->lock);
     struct fault *old = f->head;
     f->head = NULL;
     atomic_store(&f->queued, 0);
+    if (f->seeded)
+        f->rng = f->seed;
     pthread_mutex_unlock(&f->lock);
     free_list(old);
 }
@@ -105,8 +150,9 @@ static bool get_long(const json_t *spec, const char *name, long min, long max, l
 /* Parses one fault object; NULL with a reason in err. */
 static struct fault *parse_fault(const json_t *spec, char *err, size_t errcap)
 {
-    static const char *const known[] = {"path",        "mode",     "count", "to",       "status",
-                                        "retry_after", "delay_ms", "body",  "hold_key", NULL};
+    static const char *const known[] = {"path",     "mode",        "count",    "to",
+                                        "status",   "retry_after", "delay_ms", "body",
+                                        "hold_key", "probability", NULL};
     if (!json_is_object(spec)) {
         snprintf(err, errcap, "a fault must be a JSON object");
         return NULL;
@@ -135,7 +181,7 @@ static struct fault *parse_fault(const json_t *spec, char *err, size_t errcap)
             m = i;
     }
     if (m < 0) {
-        snprintf(err, errcap, "\"mode\" must be one of status, slow, drop, reject");
+        snprintf(err, errcap, "\"mode\" must be one of status, slow, drop, reject, accept_drop");
         return NULL;
     }
     const json_t *to = json_object_get(spec, "to");
@@ -148,6 +194,12 @@ static struct fault *parse_fault(const json_t *spec, char *err, size_t errcap)
         snprintf(err, errcap, "\"hold_key\" must be true or false");
         return NULL;
     }
+    const json_t *probability = json_object_get(spec, "probability");
+    if (probability && (!json_is_number(probability) || json_number_value(probability) < 0 ||
+                        json_number_value(probability) > 1)) {
+        snprintf(err, errcap, "\"probability\" must be a number from 0 to 1");
+        return NULL;
+    }
     struct fault *x = calloc(1, sizeof(*x));
     if (!x) {
         snprintf(err, errcap, "out of memory");
@@ -158,6 +210,7 @@ static struct fault *parse_fault(const json_t *spec, char *err, size_t errcap)
     x->status = 500;
     x->retry_after = -1;
     x->delay_ms = 1000;
+    x->probability = probability ? json_number_value(probability) : 1.0;
     long status = 500;
     if (!get_long(spec, "count", -1, 1000000000L, &x->count, err, errcap) ||
         !get_long(spec, "status", 100, 599, &status, err, errcap) ||
@@ -285,19 +338,28 @@ static bool path_matches(const char *pattern, const char *path)
     return strcmp(pattern, path) == 0;
 }
 
-/* Consumes one use of the first fault matching path and body; false when none matches. */
+/* Draws once for the request and consumes one use of the fault that the draw picks among
+ * those matching path and body (see fake_faults.c); false when none applies. */
 bool fake_faults_take(struct fake_faults *f, const char *path, json_t *body,
                       struct fake_fault_hit *hit)
 {
     memset(hit, 0, sizeof(*hit));
     if (atomic_load(&f->queued) == 0)
         return false;
-    bool found = false;
+    bool found = false, drawn = false;
+    double u = 0, sum = 0;
     struct fault *spent = NULL;
     pthread_mutex_lock(&f->lock);
     for (struct fault **link = &f->head; *link; link = &(*link)->next) {
         struct fault *x = *link;
         if (!path_matches(x->path, path) || (x->to && !body_mentions(body, x->to, 0)))
+            continue;
+        if (!drawn) {
+            u = draw(f);
+            drawn = true;
+        }
+        sum += x->probability;
+        if (u >= sum)
             continue;
         found = true;
         hit->mode = x->mode;
@@ -348,6 +410,8 @@ json_t *fake_faults_list(struct fake_faults *f)
             json_object_set_new(item, "hold_key", json_true());
         if (x->to)
             json_object_set_new(item, "to", json_string(x->to));
+        if (x->probability < 1)
+            json_object_set_new(item, "probability", json_real(x->probability));
         if (x->body)
             json_object_set_new(item, "body", json_loads(x->body, JSON_DECODE_ANY, NULL));
         json_array_append_new(out, item);

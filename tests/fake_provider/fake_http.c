@@ -27,6 +27,19 @@ enum fake_family fake_family_of(const char *path)
     return FAKE_RESEND;
 }
 
+/* The channel a sending path serves: "email", "sms", "whatsapp"; NULL for any other path. */
+const char *fake_channel_of(const char *path)
+{
+    if (strcmp(path, "/emails") == 0 || strcmp(path, "/emails/batch") == 0)
+        return "email";
+    if (strcmp(path, "/sms/3/messages") == 0 || strcmp(path, "/sms/2/text/advanced") == 0)
+        return "sms";
+    if (strcmp(path, "/whatsapp/1/message/template") == 0 ||
+        strcmp(path, "/whatsapp/1/message/text") == 0)
+        return "whatsapp";
+    return NULL;
+}
+
 /* A request header's value (case-insensitive name), or NULL. */
 const char *fake_req_header(const struct fake_request *req, const char *name)
 {
@@ -78,6 +91,73 @@ json_t *fake_req_record_members(const struct fake_request *req, bool whole_body)
 const char *fake_req_query(const struct fake_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct list_walk {
+    const char *name;
+    struct fake_query_list *list;
+    size_t cap;
+    bool failed;
+};
+
+/* Adds one piece of a list value; false when out of memory. */
+static bool add_piece(struct list_walk *w, const char *p, size_t n)
+{
+    if (w->list->count == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8;
+        char **grown = realloc(w->list->items, cap * sizeof(*grown));
+        if (!grown)
+            return false;
+        w->list->items = grown;
+        w->cap = cap;
+    }
+    char *item = strndup(p, n);
+    if (!item)
+        return false;
+    w->list->items[w->list->count++] = item;
+    return true;
+}
+
+static enum MHD_Result split_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct list_walk *w = cls;
+    if (strcmp(key, w->name) != 0 || !value)
+        return MHD_YES;
+    while (*value) {
+        size_t n = strcspn(value, ",");
+        if (n && !add_piece(w, value, n)) {
+            w->failed = true;
+            return MHD_NO;
+        }
+        value += n;
+        if (*value == ',')
+            value++;
+    }
+    return MHD_YES;
+}
+
+/* Every value of query parameter name (each occurrence, split at commas, empty pieces left
+ * out) into list, which the caller clears; -1 when out of memory. */
+int fake_req_query_list(const struct fake_request *req, const char *name,
+                        struct fake_query_list *list)
+{
+    struct list_walk w = {.name = name, .list = list};
+    list->items = NULL;
+    list->count = 0;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, split_value, &w);
+    return w.failed ? -1 : 0;
+}
+
+/* Frees what a list holds. */
+void fake_query_list_clear(struct fake_query_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
 }
 
 /* Sets a JSON reply; takes over body (which may be NULL after a failed json_pack: 500). */

@@ -42,10 +42,13 @@ struct fake_reply {
     size_t body_len;
     struct fake_header headers[FAKE_MAX_HEADERS];
     int header_count;
+    long accepted; /* messages the handler accepted in giving this answer */
 };
 
 /* The API family a path belongs to. */
 enum fake_family fake_family_of(const char *path);
+/* The channel a sending path serves: "email", "sms", "whatsapp"; NULL for any other path. */
+const char *fake_channel_of(const char *path);
 /* A request header's value (case-insensitive name), or NULL. */
 const char *fake_req_header(const struct fake_request *req, const char *name);
 /* The request's members every record made from it gets: {"headers":{...}} (Authorization
@@ -55,6 +58,19 @@ const char *fake_req_header(const struct fake_request *req, const char *name);
 json_t *fake_req_record_members(const struct fake_request *req, bool whole_body);
 /* A query parameter's value, or NULL. */
 const char *fake_req_query(const struct fake_request *req, const char *name);
+
+/* The values of a list-valued query parameter. */
+struct fake_query_list {
+    char **items; /* malloc'ed strings */
+    size_t count;
+};
+
+/* Every value of query parameter name (each occurrence, split at commas, empty pieces left
+ * out) into list, which the caller clears; -1 when out of memory. */
+int fake_req_query_list(const struct fake_request *req, const char *name,
+                        struct fake_query_list *list);
+/* Frees what a list holds. */
+void fake_query_list_clear(struct fake_query_list *list);
 /* Sets a JSON reply; takes over body (which may be NULL after a failed json_pack: 500). */
 void fake_reply_json(struct fake_reply *rep, unsigned status, json_t *body);
 /* Sets a reply with a copy of text. */

@@ -1,5 +1,5 @@
-/* fake_ids: random identifiers (xorshift per thread, seeded by getrandom) and
- * the wall clock stamped on records. */
+/* fake_ids: random identifiers (xorshift per thread, seeded by getrandom),
+ * the wall clock stamped on records and Infobip's way of writing a time. */
 #include "fake_ids.h"
 
 #include <stdio.h>
@@ -58,4 +58,18 @@ int64_t fake_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes ms (since the Unix epoch) in UTC as Infobip writes times: 2026-05-12T08:00:00.000+0000.
+ */
+void fake_infobip_time(int64_t ms, char out[static FAKE_TIME_SIZE])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm) || strftime(out, FAKE_TIME_SIZE, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(out, FAKE_TIME_SIZE, "1970-01-01T00:00:00.000+0000");
+        return;
+    }
+    size_t n = strlen(out);
+    snprintf(out + n, FAKE_TIME_SIZE - n, ".%03d+0000", (int)(ms % 1000));
 }

@@ -1,19 +1,25 @@
 /* fake_infobip: the Infobip API as providers.md sections 2 and 3 describe it —
- * POST /sms/3/messages (new error format), POST /sms/2/text/advanced,
- * POST /whatsapp/1/message/template, POST /whatsapp/1/message/text (legacy
- * error format) and GET /account/1/balance; "App" key auth, validation with
- * violations / validationErrors, PENDING statuses, SMS segment counts and the
- * REJECTED answer of a "reject" fault. Every record of a send also gets the
- * whole request body as "request" and its "headers", kept once per request. */
+ * POST /sms/3/messages and GET /sms/3/logs (new error format),
+ * POST /sms/2/text/advanced, POST /whatsapp/1/message/template,
+ * POST /whatsapp/1/message/text (legacy error format) and GET /account/1/balance;
+ * "App" key auth, validation with violations / validationErrors, PENDING
+ * statuses, SMS segment counts, the REJECTED answer of a "reject" fault and,
+ * with the infobip_dedup setting, REJECTED_DUPLICATE_MESSAGE_ID for a messageId
+ * accepted before on the same channel (by default, as on a real account, it
+ * is accepted again). Every record of a send also gets the whole request body
+ * as "request" and its "headers", kept once per request; every accepted SMS
+ * (v2 or v3) gets a log entry for GET /sms/3/logs. */
 #include "fake_infobip.h"
 
 #include "fake_faults.h"
 #include "fake_ids.h"
+#include "fake_logs.h"
 #include "fake_server.h"
 #include "fake_store.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_SMS_TO     64
@@ -22,6 +28,15 @@
 #define MAX_WA_TO      150
 #define MAX_WA_TEXT    4096
 #define MAX_TEMPLATE   512
+#define LOGS_LIMIT     50 /* GET /sms/3/logs without limit */
+#define LOGS_MAX_LIMIT 1000
+
+/* What became of one message of a send. */
+enum verdict {
+    ACCEPTED,
+    REJECTED_DESTINATION, /* a "reject" fault */
+    REJECTED_DUPLICATE,   /* infobip_dedup and a messageId accepted before */
+};
 
 /* Validation problems, collected in the format of the endpoint. */
 struct problems {
@@ -286,12 +301,16 @@ static long sms_segments(const char *text)
     return units <= 70 ? 1 : (units + 66) / 67;
 }
 
-static json_t *status_object(bool rejected, bool whatsapp)
+static json_t *status_object(enum verdict v, bool whatsapp)
 {
-    if (rejected)
+    if (v == REJECTED_DESTINATION)
         return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 5, "groupName", "REJECTED", "id", 52,
                          "name", "REJECTED_DESTINATION", "description",
                          "Invalid destination address");
+    if (v == REJECTED_DUPLICATE)
+        return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 5, "groupName", "REJECTED", "id", 23,
+                         "name", "REJECTED_DUPLICATE_MESSAGE_ID", "description",
+                         "Duplicate message ID");
     if (whatsapp)
         return json_pack("{s:i,s:s,s:i,s:s,s:s}", "groupId", 1, "groupName", "PENDING", "id", 7,
                          "name", "PENDING_ENROUTE", "description", "Message sent to next instance");
@@ -307,13 +326,20 @@ static json_t *rejected_error(void)
                      "Invalid destination address", "permanent", 1);
 }
 
-/* A message's status (and error, when rejected) added to an answer item. */
-static void add_status(json_t *item, bool rejected, bool whatsapp)
+/* The "error" object of a log entry: none. */
+static json_t *no_error(void)
+{
+    return json_pack("{s:i,s:s,s:i,s:s,s:s,s:b}", "groupId", 0, "groupName", "OK", "id", 0, "name",
+                     "NO_ERROR", "description", "No Error", "permanent", 0);
+}
+
+/* A message's status (and error, when its destination was refused) added to an answer item. */
+static void add_status(json_t *item, enum verdict v, bool whatsapp)
 {
     if (!item)
         return;
-    json_object_set_new(item, "status", status_object(rejected, whatsapp));
-    if (rejected)
+    json_object_set_new(item, "status", status_object(v, whatsapp));
+    if (v == REJECTED_DESTINATION)
         json_object_set_new(item, "error", rejected_error());
 }
 
@@ -322,17 +348,32 @@ static bool is_rejected(const struct fake_request *req, const char *to)
     return req->reject && (!req->reject_to || fake_recipient_matches(to, req->reject_to));
 }
 
-/* Counts one answered message; a messageId the client chose is checked for duplicates. */
-static void tally_message(struct fake_ctx *ctx, struct tally *t, const char *given_id,
-                          bool rejected)
+/* Decides on one message for recipient to; id is the client's messageId (given) or a
+ * generated one. An accepted message is counted under id for GET /_control/accepted; with
+ * infobip_dedup, a given messageId accepted before on this channel is refused instead. */
+static enum verdict judge(struct fake_ctx *ctx, const struct fake_request *req, const char *to,
+                          const char *given, const char *id)
 {
-    if (rejected) {
+    if (is_rejected(req, to))
+        return REJECTED_DESTINATION;
+    bool dedup = given && atomic_load(&ctx->infobip_dedup);
+    if (!fake_store_accept_key(ctx->store, fake_channel_of(req->path), id, dedup))
+        return REJECTED_DUPLICATE;
+    return ACCEPTED;
+}
+
+/* Counts one answered message; a messageId the client chose is checked for duplicates on the
+ * request's channel. */
+static void tally_message(struct fake_ctx *ctx, const struct fake_request *req, struct tally *t,
+                          const char *given_id, enum verdict v)
+{
+    if (v != ACCEPTED) {
         t->rejected++;
         return;
     }
     t->accepted++;
     if (given_id)
-        fake_store_note_message_id(ctx->store, given_id);
+        fake_store_note_message_id(ctx->store, fake_channel_of(req->path), given_id);
     else
         t->unique++;
 }
@@ -343,12 +384,21 @@ static void set_opt(json_t *rec, const char *name, json_t *value)
         json_object_set(rec, name, value);
 }
 
+/* Adds what a request's tally says to the store's counters and to the reply. */
+static void settle(struct fake_ctx *ctx, const struct tally *t, struct fake_reply *rep)
+{
+    fake_store_count_messages(ctx->store, t->accepted, t->unique, t->rejected);
+    rep->accepted = t->accepted;
+}
+
 /* A record with the fields every Infobip message has. */
 static json_t *new_record(const struct fake_request *req, const char *message_id, const char *to,
-                          const char *bulk_id, bool rejected, bool whatsapp)
+                          const char *bulk_id, enum verdict v, bool whatsapp)
 {
+    static const char *const rejected[] = {[REJECTED_DESTINATION] = "REJECTED_DESTINATION",
+                                           [REJECTED_DUPLICATE] = "REJECTED_DUPLICATE_MESSAGE_ID"};
     const char *status =
-        rejected ? "REJECTED_DESTINATION" : (whatsapp ? "PENDING_ENROUTE" : "PENDING_ACCEPTED");
+        v != ACCEPTED ? rejected[v] : (whatsapp ? "PENDING_ENROUTE" : "PENDING_ACCEPTED");
     return json_pack("{s:s,s:s,s:s,s:s,s:s*,s:s,s:I}", "endpoint", req->path, "key", message_id,
                      "messageId", message_id, "to", to, "bulkId", bulk_id, "status", status,
                      "received_at", (json_int_t)fake_now_ms());
@@ -362,6 +412,42 @@ static const char *bulk_id_of(const json_t *given, char buf[static FAKE_NUMERIC_
         return s;
     fake_numeric_id(buf);
     return buf;
+}
+
+/* Logs one accepted SMS for GET /sms/3/logs: a LogResponse item with what the fake knows
+ * (sender, platform and campaignReferenceId when the request had them). */
+static void log_sms(struct fake_ctx *ctx, const char *id, const char *to, json_t *sender,
+                    const char *bulk_id, json_t *text, long count, json_t *platform,
+                    json_t *campaign)
+{
+    char sent_at[FAKE_TIME_SIZE];
+    fake_infobip_time(fake_now_ms(), sent_at);
+    json_t *entry =
+        json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:{s:O}}", "messageId", id, "destination", to,
+                  "bulkId", bulk_id, "sentAt", sent_at, "messageCount", (json_int_t)count, "status",
+                  status_object(ACCEPTED, false), "error", no_error(), "content", "text", text);
+    if (json_is_string(sender))
+        set_opt(entry, "sender", sender);
+    if (json_is_object(platform))
+        set_opt(entry, "platform", platform);
+    if (json_is_string(campaign))
+        set_opt(entry, "campaignReferenceId", campaign);
+    fake_logs_add(ctx->logs, entry);
+}
+
+/* {"entityId","applicationId"} from a v2 message's own fields; NULL when it has neither. */
+static json_t *platform_v2(const json_t *m)
+{
+    json_t *entity = json_object_get(m, "entityId");
+    json_t *application = json_object_get(m, "applicationId");
+    if (!json_is_string(entity) && !json_is_string(application))
+        return NULL;
+    json_t *platform = json_object();
+    if (json_is_string(entity))
+        set_opt(platform, "entityId", entity);
+    if (json_is_string(application))
+        set_opt(platform, "applicationId", application);
+    return platform;
 }
 
 static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, struct fake_reply *rep)
@@ -412,12 +498,12 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
             if (!given)
                 fake_uuid(generated);
             const char *id = given ? given : generated;
-            bool rejected = is_rejected(req, to);
+            enum verdict v = judge(ctx, req, to, given, id);
             json_t *item = json_pack("{s:s,s:s,s:{s:I}}", "messageId", id, "destination", to,
                                      "details", "messageCount", (json_int_t)count);
-            add_status(item, rejected, false);
+            add_status(item, v, false);
             json_array_append_new(out, item);
-            json_t *rec = new_record(req, id, to, bulk_id, rejected, false);
+            json_t *rec = new_record(req, id, to, bulk_id, v, false);
             set_opt(rec, "from", json_object_get(m, "sender"));
             set_opt(rec, "sender", json_object_get(m, "sender"));
             set_opt(rec, "text", text);
@@ -426,11 +512,17 @@ static void send_sms3(struct fake_ctx *ctx, const struct fake_request *req, stru
             set_opt(rec, "callbackData", json_object_get(webhooks, "callbackData"));
             json_object_set_new(rec, "messageCount", json_integer(count));
             fake_store_add_record_with(ctx->store, rec, shared);
-            tally_message(ctx, &t, given, rejected);
+            tally_message(ctx, req, &t, given, v);
+            if (v == ACCEPTED) {
+                json_t *options = json_object_get(m, "options");
+                log_sms(ctx, id, to, json_object_get(m, "sender"), bulk_id, text, count,
+                        json_object_get(options, "platform"),
+                        json_object_get(options, "campaignReferenceId"));
+            }
         }
     }
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     fake_reply_json(rep, 200, json_pack("{s:s,s:o}", "bulkId", bulk_id, "messages", out));
 }
 
@@ -480,24 +572,30 @@ static void send_sms2(struct fake_ctx *ctx, const struct fake_request *req, stru
             if (!given)
                 fake_uuid(generated);
             const char *id = given ? given : generated;
-            bool rejected = is_rejected(req, to);
+            enum verdict v = judge(ctx, req, to, given, id);
             json_t *item = json_pack("{s:s,s:s}", "to", to, "messageId", id);
-            add_status(item, rejected, false);
+            add_status(item, v, false);
             if (with_count && item)
                 json_object_set_new(item, "smsCount", json_integer(count));
             json_array_append_new(out, item);
-            json_t *rec = new_record(req, id, to, bulk_id, rejected, false);
+            json_t *rec = new_record(req, id, to, bulk_id, v, false);
             set_opt(rec, "from", json_object_get(m, "from"));
             set_opt(rec, "text", text);
             set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
             set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
             json_object_set_new(rec, "smsCount", json_integer(count));
             fake_store_add_record_with(ctx->store, rec, shared);
-            tally_message(ctx, &t, given, rejected);
+            tally_message(ctx, req, &t, given, v);
+            if (v == ACCEPTED) {
+                json_t *platform = platform_v2(m);
+                log_sms(ctx, id, to, json_object_get(m, "from"), bulk_id, text, count, platform,
+                        json_object_get(m, "campaignReferenceId"));
+                json_decref(platform);
+            }
         }
     }
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     fake_reply_json(rep, 200, json_pack("{s:s,s:o}", "bulkId", bulk_id, "messages", out));
 }
 
@@ -577,12 +675,12 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
         if (!given)
             fake_uuid(generated);
         const char *id = given ? given : generated;
-        bool rejected = is_rejected(req, to);
+        enum verdict v = judge(ctx, req, to, given, id);
         json_t *item = json_pack("{s:s,s:i,s:s}", "to", to, "messageCount", 1, "messageId", id);
-        add_status(item, rejected, true);
+        add_status(item, v, true);
         json_array_append_new(out, item);
         json_t *content = json_object_get(m, "content");
-        json_t *rec = new_record(req, id, to, bulk_id, rejected, true);
+        json_t *rec = new_record(req, id, to, bulk_id, v, true);
         set_opt(rec, "from", json_object_get(m, "from"));
         set_opt(rec, "template", json_object_get(content, "templateName"));
         set_opt(rec, "language", json_object_get(content, "language"));
@@ -592,10 +690,10 @@ static void send_whatsapp_template(struct fake_ctx *ctx, const struct fake_reque
         set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
         set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
         fake_store_add_record_with(ctx->store, rec, shared);
-        tally_message(ctx, &t, given, rejected);
+        tally_message(ctx, req, &t, given, v);
     }
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     fake_reply_json(rep, 200, json_pack("{s:o,s:s}", "messages", out, "bulkId", bulk_id));
 }
 
@@ -616,19 +714,19 @@ static void send_whatsapp_text(struct fake_ctx *ctx, const struct fake_request *
     if (!given)
         fake_uuid(generated);
     const char *id = given ? given : generated;
-    bool rejected = is_rejected(req, to);
-    json_t *rec = new_record(req, id, to, NULL, rejected, true);
+    enum verdict v = judge(ctx, req, to, given, id);
+    json_t *rec = new_record(req, id, to, NULL, v, true);
     set_opt(rec, "from", json_object_get(m, "from"));
     set_opt(rec, "text", text);
     set_opt(rec, "notifyUrl", json_object_get(m, "notifyUrl"));
     set_opt(rec, "callbackData", json_object_get(m, "callbackData"));
     fake_store_add_record_with(ctx->store, rec, shared);
     struct tally t = {0};
-    tally_message(ctx, &t, given, rejected);
+    tally_message(ctx, req, &t, given, v);
     fake_shared_release(shared);
-    fake_store_count_messages(ctx->store, t.accepted, t.unique, t.rejected);
+    settle(ctx, &t, rep);
     json_t *item = json_pack("{s:s,s:i,s:s}", "to", to, "messageCount", 1, "messageId", id);
-    add_status(item, rejected, true);
+    add_status(item, v, true);
     fake_reply_json(rep, 200, item);
 }
 
@@ -638,6 +736,67 @@ static void get_balance(struct fake_ctx *ctx, const struct fake_request *req,
     (void)ctx;
     (void)req;
     fake_reply_json(rep, 200, json_pack("{s:f,s:s}", "balance", 47.5, "currency", "EUR"));
+}
+
+/* The limit of a logs request: 50 when absent, 1..1000; -1 when malformed. */
+static long logs_limit(const struct fake_request *req)
+{
+    const char *s = fake_req_query(req, "limit");
+    if (!s)
+        return LOGS_LIMIT;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return end == s || *end != '\0' || v < 1 || v > LOGS_MAX_LIMIT ? -1 : v;
+}
+
+/* GET /sms/3/logs: the logs of accepted SMS, newest first, filtered by messageId and bulkId
+ * (each: repeated or comma-separated), destination, sender and generalStatus (all of the
+ * fake's logs are PENDING); other filters are ignored. */
+static void get_sms_logs(struct fake_ctx *ctx, const struct fake_request *req,
+                         struct fake_reply *rep)
+{
+    static const char *const groups[] = {"ACCEPTED",  "PENDING", "UNDELIVERABLE",
+                                         "DELIVERED", "EXPIRED", "REJECTED"};
+    struct problems p = {.new_format = true, .list = json_array()};
+    long limit = logs_limit(req);
+    if (limit < 0)
+        problem(&p, "limit", "must be between 1 and 1000");
+    const char *status = fake_req_query(req, "generalStatus");
+    size_t g = 0, n = sizeof(groups) / sizeof(groups[0]);
+    while (status && g < n && strcmp(groups[g], status) != 0)
+        g++;
+    if (status && g == n)
+        problem(&p, "generalStatus",
+                "must be one of ACCEPTED, PENDING, UNDELIVERABLE, DELIVERED, EXPIRED, REJECTED");
+    if (!problems_ok(&p, rep))
+        return;
+    if (status && strcmp(status, "PENDING") != 0) {
+        fake_reply_json(rep, 200, json_pack("{s:[]}", "results"));
+        return;
+    }
+    struct fake_query_list ids = {0}, bulks = {0};
+    char *text = NULL;
+    size_t len = 0;
+    if (fake_req_query_list(req, "messageId", &ids) == 0 &&
+        fake_req_query_list(req, "bulkId", &bulks) == 0) {
+        struct fake_log_query q = {
+            .message_ids = ids.items,
+            .message_id_count = ids.count,
+            .bulk_ids = bulks.items,
+            .bulk_id_count = bulks.count,
+            .destination = fake_req_query(req, "destination"),
+            .sender = fake_req_query(req, "sender"),
+            .limit = (size_t)limit,
+        };
+        text = fake_logs_query(ctx->logs, &q, &len);
+    }
+    fake_query_list_clear(&ids);
+    fake_query_list_clear(&bulks);
+    if (text)
+        fake_reply_text(rep, 200, "application/json", text, len);
+    else
+        fake_infobip_error(rep, true, 500, NULL);
+    free(text);
 }
 
 /* Handles a request on an Infobip path (/sms/..., /whatsapp/..., /account/...). */
@@ -654,6 +813,7 @@ void fake_infobip_handle(struct fake_ctx *ctx, const struct fake_request *req,
         {"POST", "/sms/2/text/advanced", send_sms2, true},
         {"POST", "/whatsapp/1/message/template", send_whatsapp_template, true},
         {"POST", "/whatsapp/1/message/text", send_whatsapp_text, true},
+        {"GET", "/sms/3/logs", get_sms_logs, false},
         {"GET", "/account/1/balance", get_balance, false},
     };
     bool new_format = req->family == FAKE_INFOBIP_NEW;

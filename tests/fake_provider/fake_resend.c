@@ -2,7 +2,8 @@
  * POST /emails, POST /emails/batch (strict or permissive), GET /api-keys; the
  * User-Agent and Bearer checks, field validation, Idempotency-Key replay and
  * conflicts, and the ratelimit-* headers on every answer. Each accepted e-mail
- * is recorded with its own object as "request" and the request's "headers". */
+ * is recorded with its own object as "request" and the request's "headers",
+ * and counted for GET /_control/accepted under its key (see accepted_key). */
 #include "fake_resend.h"
 
 #include "fake_ids.h"
@@ -19,6 +20,7 @@
 #define MAX_KEY    256
 #define MAX_TAG    256
 #define RATE_LIMIT 10
+#define KEY_TAG    "idempotency_key" /* the tag naming an e-mail's own key in a batch */
 #define ADDRESS_FORMAT                                                                             \
     "The email address needs to follow the `email@example.com` or `Name <email@example.com>` "     \
     "format."
@@ -297,6 +299,25 @@ static void record_email(struct fake_ctx *ctx, const struct fake_request *req, j
     fake_store_add_record_with(ctx->store, rec, shared);
 }
 
+/* The key an accepted e-mail counts under: the request's Idempotency-Key on POST /emails
+ * (request_key; NULL for a batch item), else the value of the e-mail's tag "idempotency_key",
+ * else the e-mail's id. */
+static const char *accepted_key(const json_t *email, const char *request_key, const char *id)
+{
+    if (request_key)
+        return request_key;
+    size_t i;
+    const json_t *tag;
+    json_array_foreach(json_object_get(email, "tags"), i, tag)
+    {
+        const char *name = json_string_value(json_object_get(tag, "name"));
+        const char *value = json_string_value(json_object_get(tag, "value"));
+        if (name && value && strcmp(name, KEY_TAG) == 0)
+            return value;
+    }
+    return id;
+}
+
 static void send_one(struct fake_ctx *ctx, const struct fake_request *req, const char *key,
                      struct fake_reply *rep)
 {
@@ -312,7 +333,9 @@ static void send_one(struct fake_ctx *ctx, const struct fake_request *req, const
     record_email(ctx, req, req->json, id, key, -1, shared);
     fake_shared_release(shared);
     fake_store_count_messages(ctx->store, 1, 0, 0);
+    fake_store_accept_key(ctx->store, "email", accepted_key(req->json, key, id), false);
     fake_reply_json(rep, 200, json_pack("{s:s}", "id", id));
+    rep->accepted = 1;
 }
 
 static void send_batch(struct fake_ctx *ctx, const struct fake_request *req, const char *key,
@@ -361,6 +384,7 @@ static void send_batch(struct fake_ctx *ctx, const struct fake_request *req, con
         char id[FAKE_UUID_SIZE];
         fake_uuid(id);
         record_email(ctx, req, email, id, key, (long)i, shared);
+        fake_store_accept_key(ctx->store, "email", accepted_key(email, NULL, id), false);
         json_array_append_new(data, json_pack("{s:s}", "id", id));
         accepted++;
     }
@@ -372,6 +396,7 @@ static void send_batch(struct fake_ctx *ctx, const struct fake_request *req, con
         json_decref(errors);
         fake_reply_json(rep, 200, json_pack("{s:o}", "data", data));
     }
+    rep->accepted = accepted;
 }
 
 /* Checks the Authorization header; false when an error reply was set. */

@@ -1,9 +1,12 @@
 /* fake_server: the libmicrohttpd daemon (internal epoll threads, a thread pool,
  * keep-alive, suspend/resume) and the per-request pipeline: read the whole
- * body, parse it as JSON, count the request, apply the first matching fault,
+ * body, parse it as JSON, count the request, apply the fault the draw picks,
  * route it to the Resend, Infobip or control handler and send the reply. A
  * "slow" fault suspends the connection (fake_sleeper resumes it), so no worker
- * thread sleeps. Nothing is logged per request. */
+ * thread sleeps; what the request sends is accepted only once it runs after
+ * the delay, whether or not the client still waits. An "accept_drop" fault
+ * lets the request run as usual and then closes the connection instead of
+ * answering. Nothing is logged per request. */
 #include "fake_server.h"
 
 #include "fake_control.h"
@@ -130,7 +133,8 @@ static enum MHD_Result handle(struct fake_ctx *ctx, struct MHD_Connection *conn,
         case FAKE_FAULT_DROP: fake_store_count_status(ctx->store, 0); return MHD_NO;
         case FAKE_FAULT_SLOW: return suspend(ctx, conn, &req, st);
         case FAKE_FAULT_STATUS: fault_reply(&req, &st->fault, rep); goto send;
-        case FAKE_FAULT_REJECT: break;
+        case FAKE_FAULT_REJECT:
+        case FAKE_FAULT_ACCEPT_DROP: break;
         }
     }
     if (rep->status)
@@ -153,6 +157,12 @@ static enum MHD_Result handle(struct fake_ctx *ctx, struct MHD_Connection *conn,
     case FAKE_CONTROL: fake_control_handle(ctx, &req, rep); break;
     }
 send:
+    if (st->has_fault && st->fault.mode == FAKE_FAULT_ACCEPT_DROP) {
+        /* handled (and what it sent accepted); only the answer is lost */
+        fake_store_count_status(ctx->store, 0);
+        fake_store_count_accept_drops(ctx->store, fake_channel_of(url), rep->accepted);
+        return MHD_NO;
+    }
     if (req.family == FAKE_RESEND && !fake_reply_has_header(rep, "ratelimit-limit"))
         fake_resend_ratelimit(rep, -1);
     enum MHD_Result rc = fake_reply_send(conn, rep);

@@ -1,5 +1,7 @@
 /* fake_store: what the fake received (records, kept as compact JSON text), the
- * idempotency memory, the Infobip messageId memory and the counters. One mutex
+ * idempotency memory, the Infobip messageId memory, the counters and the
+ * accepted messages per channel and key (entries of the same key table, scope
+ * "accepted:<channel>", chained per channel in order of first acceptance). One mutex
  * guards it all and is held only for short, allocation-light steps; the
  * in-flight gauge is atomic. A record may also point at members shared with the
  * other records of its request (reference-counted compact JSON text, spliced in
@@ -16,18 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PATHS        64
-#define MAX_STATUS       599
-#define FIRST_BUCKETS    1024
-#define FNV_OFFSET       1469598103934665603ULL
-#define FNV_PRIME        1099511628211ULL
-#define MESSAGE_ID_SCOPE "infobip"
+#define MAX_PATHS     64
+#define MAX_STATUS    599
+#define FIRST_BUCKETS 1024
+#define FNV_OFFSET    1469598103934665603ULL
+#define FNV_PRIME     1099511628211ULL
+#define CHANNELS      3
 
-enum key_state { KEY_SEEN, KEY_PENDING, KEY_DONE };
+enum key_state { KEY_SEEN, KEY_PENDING, KEY_DONE, KEY_COUNTED };
 
-/* One remembered key: an idempotency key (scope = path) or an Infobip messageId. */
+static const char *const channel_names[CHANNELS] = {"email", "sms", "whatsapp"};
+static const char *const channel_scopes[CHANNELS] = {"accepted:email", "accepted:sms",
+                                                     "accepted:whatsapp"};
+
+/* One remembered key: an idempotency key (scope = path), an Infobip messageId, or an
+ * accepted message's key (KEY_COUNTED: count, in its channel's order). */
 struct key_entry {
     struct key_entry *next;
+    struct key_entry *next_counted; /* KEY_COUNTED: the next key of its channel */
+    long count;
     uint64_t hash;
     char *key; /* scope '\n' key */
     size_t key_len;
@@ -74,6 +83,9 @@ struct fake_store {
     long duplicates;
     long rejected;
     long dropped;
+    struct key_entry *counted_head[CHANNELS];
+    struct key_entry **counted_tail[CHANNELS];
+    long accept_drops[CHANNELS];
     atomic_long in_flight;
     atomic_long in_flight_max;
 };
@@ -186,6 +198,11 @@ static void clear_locked(struct fake_store *s)
     s->other_paths = 0;
     memset(s->by_status, 0, sizeof(s->by_status));
     s->accepted = s->unique_keys = s->duplicates = s->rejected = s->dropped = 0;
+    for (int c = 0; c < CHANNELS; c++) {
+        s->counted_head[c] = NULL;
+        s->counted_tail[c] = &s->counted_head[c];
+        s->accept_drops[c] = 0;
+    }
 }
 
 /* A new, empty store; NULL when out of memory. */
@@ -200,6 +217,8 @@ struct fake_store *fake_store_create(void)
         return NULL;
     }
     s->bucket_count = FIRST_BUCKETS;
+    for (int c = 0; c < CHANNELS; c++)
+        s->counted_tail[c] = &s->counted_head[c];
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->in_flight_max, 0);
@@ -282,11 +301,92 @@ void fake_store_count_messages(struct fake_store *s, long accepted, long unique,
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Remembers an accepted Infobip messageId; true when it was seen before (a duplicate). */
-bool fake_store_note_message_id(struct fake_store *s, const char *id)
+static int channel_index(const char *channel)
 {
+    for (int c = 0; channel && c < CHANNELS; c++) {
+        if (strcmp(channel_names[c], channel) == 0)
+            return c;
+    }
+    return -1;
+}
+
+/* Counts one message accepted under key in channel ("email", "sms", "whatsapp"). With
+ * only_first a key accepted before in that channel is refused instead: false then (and
+ * counted as a duplicate). */
+bool fake_store_accept_key(struct fake_store *s, const char *channel, const char *key,
+                           bool only_first)
+{
+    int c = channel_index(channel);
     size_t len;
-    char *k = make_key(MESSAGE_ID_SCOPE, id, &len);
+    char *k = c >= 0 ? make_key(channel_scopes[c], key, &len) : NULL;
+    if (!k)
+        return true;
+    uint64_t h = fnv1a(k, len, FNV_OFFSET);
+    bool accepted = true;
+    pthread_mutex_lock(&s->lock);
+    struct key_entry *e = *find_link(s, k, len, h);
+    if (e && only_first) {
+        accepted = false;
+        s->duplicates++;
+    } else if (e) {
+        e->count++;
+    } else if ((e = insert_key(s, k, len, h)) != NULL) {
+        k = NULL;
+        e->state = KEY_COUNTED;
+        e->count = 1;
+        *s->counted_tail[c] = e;
+        s->counted_tail[c] = &e->next_counted;
+    } else {
+        k = NULL; /* insert_key freed it */
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(k);
+    return accepted;
+}
+
+/* Adds n messages of channel whose answer was lost after they were accepted (accept_drop). */
+void fake_store_count_accept_drops(struct fake_store *s, const char *channel, long n)
+{
+    int c = channel_index(channel);
+    if (c < 0)
+        return;
+    pthread_mutex_lock(&s->lock);
+    s->accept_drops[c] += n;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* {"email":{key:n},"sms":{...},"whatsapp":{...},"accept_drops":{"email":n,...}}: how often
+ * each key was accepted, keys in the order of their first acceptance. */
+json_t *fake_store_accepted(struct fake_store *s)
+{
+    json_t *out = json_object(), *drops = json_object();
+    if (!out || !drops) {
+        json_decref(out);
+        json_decref(drops);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->lock);
+    for (int c = 0; c < CHANNELS; c++) {
+        json_t *keys = json_object();
+        size_t skip = strlen(channel_scopes[c]) + 1;
+        for (struct key_entry *e = s->counted_head[c]; e && keys; e = e->next_counted)
+            json_object_set_new(keys, e->key + skip, json_integer(e->count));
+        json_object_set_new(out, channel_names[c], keys);
+        json_object_set_new(drops, channel_names[c], json_integer(s->accept_drops[c]));
+    }
+    pthread_mutex_unlock(&s->lock);
+    json_object_set_new(out, "accept_drops", drops);
+    return out;
+}
+
+/* Remembers an accepted Infobip messageId of channel ("sms", "whatsapp"); true when it was seen
+ * before on that channel (a duplicate). */
+bool fake_store_note_message_id(struct fake_store *s, const char *channel, const char *id)
+{
+    char scope[32];
+    snprintf(scope, sizeof(scope), "messageId:%s", channel ? channel : "");
+    size_t len;
+    char *k = make_key(scope, id, &len);
     if (!k)
         return false;
     uint64_t h = fnv1a(k, len, FNV_OFFSET);

@@ -1,5 +1,6 @@
 /* fake_store: what the fake received (records), the idempotency memory, the
- * Infobip messageId memory and the counters behind GET /_control/stats. Members
+ * Infobip messageId memory (per channel), the counters behind GET /_control/stats and the
+ * accepted messages per channel and key behind GET /_control/accepted. Members
  * that all records of one request have in common ("headers", and for Infobip
  * the whole "request" body) are kept once per request (struct fake_shared). */
 #ifndef FAKE_STORE_H
@@ -38,8 +39,19 @@ void fake_store_count_request(struct fake_store *s, const char *path);
 void fake_store_count_status(struct fake_store *s, unsigned status);
 /* Adds to the accepted, unique_keys and rejected counters. */
 void fake_store_count_messages(struct fake_store *s, long accepted, long unique, long rejected);
-/* Remembers an accepted Infobip messageId; true when it was seen before (a duplicate). */
-bool fake_store_note_message_id(struct fake_store *s, const char *id);
+/* Counts one message accepted under key in channel ("email", "sms", "whatsapp"). With
+ * only_first a key accepted before in that channel is refused instead: false then (and
+ * counted as a duplicate). */
+bool fake_store_accept_key(struct fake_store *s, const char *channel, const char *key,
+                           bool only_first);
+/* Adds n messages of channel whose answer was lost after they were accepted (accept_drop). */
+void fake_store_count_accept_drops(struct fake_store *s, const char *channel, long n);
+/* {"email":{key:n},"sms":{...},"whatsapp":{...},"accept_drops":{"email":n,...}}: how often
+ * each key was accepted, keys in the order of their first acceptance. */
+json_t *fake_store_accepted(struct fake_store *s);
+/* Remembers an accepted Infobip messageId of channel ("sms", "whatsapp"); true when it was seen
+ * before on that channel (a duplicate). */
+bool fake_store_note_message_id(struct fake_store *s, const char *channel, const char *id);
 /* Looks up an Idempotency-Key in scope (the path); on REPLAY fills the remembered
  * status and a malloc'ed copy of the response body. */
 enum fake_idem fake_store_idem_begin(struct fake_store *s, const char *scope, const char *key,

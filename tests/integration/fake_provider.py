@@ -12,25 +12,64 @@ Typical use:
         records = fake.messages()
 
 Control API (what the methods call):
-    POST /_control/faults    {"path","mode","count"?,"to"?,"status"?,"retry_after"?,
-                              "delay_ms"?,"hold_key"?,"body"?}  (or an array of them)
+    POST /_control/faults    {"path","mode","count"?,"to"?,"probability"?,"status"?,
+                              "retry_after"?,"delay_ms"?,"hold_key"?,"body"?}
+                             (or an array of them)
         path: exact, "*" (any provider path) or a prefix ending in "*" ("/sms/*")
         mode: "status" (status, default 500; retry_after; body overrides the error body),
-              "slow" (delay_ms, default 1000, then normal handling; with hold_key=true a
-              Resend send claims its Idempotency-Key before the delay, so a second request
-              with that key meanwhile gets 409 concurrent_idempotent_requests),
-              "drop" (connection closed, no answer),
-              "reject" (Infobip: 200 with status REJECTED_DESTINATION; Resend: 422)
+              "slow" (delay_ms 0..600000, default 1000, then normal handling: what the
+              request sends is accepted only after the delay, even when the client has
+              given up by then; with hold_key=true a Resend send claims its
+              Idempotency-Key before the delay, so a second request with that key
+              meanwhile gets 409 concurrent_idempotent_requests),
+              "drop" (connection closed, no answer, nothing accepted),
+              "reject" (Infobip: 200 with status REJECTED_DESTINATION; Resend: 422),
+              "accept_drop" (handled exactly as without a fault: accepted, recorded,
+              counted, the Resend Idempotency-Key remembered with its answer, the Infobip
+              messageId noted; then the connection is closed without the answer)
         count: requests it applies to (default 1; -1 until reset); to: only requests
-        naming this recipient in a "to" field. Requests consume the first matching fault.
+        naming this recipient in a "to" field; probability: 0..1 (default 1), the share
+        of matching requests the fault takes.
+        How faults combine: a request that meets matching faults draws one number u in
+        [0, 1) and walks them in the order they were queued, adding up their
+        probabilities; the first whose running sum exceeds u applies (and loses one use).
+        So [500 at 0.2, 429 at 0.1, accept_drop at 0.2] on one path, each count -1, gives
+        20 % 500, 10 % 429, 20 % accept_drop and 50 % normal answers; with probability 1
+        the first matching fault applies. FakeProvider(seed=N) (--seed N) makes the draws
+        the same in every run, restarted at each reset.
     GET  /_control/faults    {"faults":[...]}
-    POST /_control/reset     forget records, counters, faults and idempotency keys
+    POST /_control/reset     forget records, counters, SMS logs, faults and idempotency
+                             keys; settings back to their defaults
     GET  /_control/stats     {"requests":{path:n},"by_status":{"200":n},"accepted",
                               "unique_keys","duplicates","rejected","dropped",
                               "in_flight","in_flight_max","records"}
+                             (dropped: connections closed without an answer, by "drop"
+                             and by "accept_drop")
+    GET  /_control/accepted  {"email":{key:n},"sms":{key:n},"whatsapp":{key:n},
+                              "accept_drops":{"email":n,"sms":n,"whatsapp":n}}
+        n: how many times a message with that key was accepted (a duplicate accepted
+        twice: 2; Resend replays and rejected messages do not count). The key: e-mail:
+        the request's Idempotency-Key on POST /emails, else the value of the e-mail's tag
+        "idempotency_key" (the way to give each item of a batch its own key), else the
+        e-mail id; SMS and WhatsApp: the messageId (the generated one when the client
+        gave none). accept_drops: accepted messages whose answer an accept_drop fault
+        lost (a batch of 3 counts 3).
+    GET  /_control/settings  {"infobip_dedup":false}
+    POST /_control/settings  {"infobip_dedup":true}: a messageId accepted before on the
+                             same channel (SMS or WhatsApp) is answered with status
+                             REJECTED_DUPLICATE_MESSAGE_ID (groupId 5 REJECTED, id 23) and
+                             not accepted again (stats: rejected and duplicates). Default
+                             false, like a real account: it is accepted again.
     GET  /_control/messages?since=K&limit=N   {"messages":[...],"next":K2,"total":N}
     POST /_control/send      {"url","body","headers"?,"method"?,"timeout_ms"?}
                              -> {"status":N,"body":"..."} ({"status":0,"error":...})
+
+Provider endpoints beyond the sends: GET /sms/3/logs (Authorization: App <key>) answers
+{"results":[...]} from the SMS the fake accepted (v3 and v2), newest first, each with
+messageId, destination, sender, bulkId, sentAt, messageCount, status (PENDING_ACCEPTED),
+error (NO_ERROR), content.text, and platform / campaignReferenceId when sent; filters
+messageId and bulkId (comma-separated or repeated), destination, sender, generalStatus,
+limit (1..1000, default 50).
 """
 import http.client
 import json
@@ -40,6 +79,7 @@ import signal
 import subprocess
 import time
 import unittest
+import urllib.parse
 
 DEFAULT_BIN = "/work/main/build/tests/fake_provider/fake_provider"
 
@@ -77,7 +117,7 @@ class FakeProvider:
     """One running fake_provider process."""
 
     def __init__(self, resend_key="re_test_key", infobip_key="ib_test_key", port=0, threads=None,
-                 binary=None, start_timeout=10.0):
+                 binary=None, start_timeout=10.0, seed=None):
         self.resend_key = resend_key
         self.infobip_key = infobip_key
         self.binary = binary or default_binary()
@@ -85,6 +125,8 @@ class FakeProvider:
                "--infobip-key", infobip_key]
         if threads:
             cmd += ["--threads", str(threads)]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
         # stderr is inherited: sanitizer reports show up in the test's output.
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         self.returncode = None
@@ -153,6 +195,21 @@ class FakeProvider:
         h.update(headers or {})
         return self.request("POST", path, body, h)
 
+    def sms_logs(self, message_ids=None, limit=None, key=None, **filters):
+        """GET /sms/3/logs; message_ids: a list (sent comma-separated) or a string. Returns the
+        Response."""
+        query = dict(filters)
+        if message_ids is not None:
+            query["messageId"] = (message_ids if isinstance(message_ids, str)
+                                  else ",".join(message_ids))
+        if limit is not None:
+            query["limit"] = str(limit)
+        path = "/sms/3/logs"
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        return self.request("GET", path, None,
+                            {"Authorization": f"App {self.infobip_key if key is None else key}"})
+
     def _control(self, method, path, body=None):
         r = self.request(method, "/_control/" + path, body)
         if r.status != 200:
@@ -181,6 +238,17 @@ class FakeProvider:
 
     def stats(self):
         return self._control("GET", "stats")
+
+    def accepted(self):
+        """{"email":{key:n},"sms":{...},"whatsapp":{...},"accept_drops":{channel:n}}."""
+        return self._control("GET", "accepted")
+
+    def settings(self, **changes):
+        """The settings ({"infobip_dedup": bool}); with arguments, changes them first:
+        settings(infobip_dedup=True)."""
+        if changes:
+            return self._control("POST", "settings", changes)
+        return self._control("GET", "settings")
 
     def messages(self, since=0, endpoint=None):
         """All records from index since on (optionally only one endpoint's)."""

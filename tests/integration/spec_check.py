@@ -1,4 +1,5 @@
-"""Checks provider request bodies against the providers' own OpenAPI schemas.
+"""Checks provider request bodies, and the fake provider's answers, against the
+providers' own OpenAPI schemas.
 
 The schemas come from tests/specs/provider-requests.json (generated from
 ../shared/specs by scripts/extract_provider_specs.py and committed), so this
@@ -9,6 +10,7 @@ Debian 12; newer versions work too).
     validate("POST /emails", {"from": "a@x.de", "subject": "s"})
         -> ["$.to: required property is missing"]
     validate_recorded(fake.messages())      # [] when every recorded request is valid
+    validate_answer("GET /sms/3/logs", fake.sms_logs("a").json())   # the 200 answer's schema
 
 Errors name the JSON path of the offending value ("$.messages[0].content.text").
 Formats ("date-time") are not asserted: the OpenAPI files use them loosely
@@ -23,6 +25,7 @@ import jsonschema
 SPEC_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "specs",
                          "provider-requests.json")
 BATCH = "POST /emails/batch"
+ANSWER = "answer to "
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
           int: "an integer", float: "a number", type(None): "null"}
@@ -42,8 +45,13 @@ def schemas():
 
 
 def endpoints():
-    """The endpoints there are schemas for ("POST /emails", ...)."""
-    return sorted(schemas())
+    """The endpoints there are request-body schemas for ("POST /emails", ...)."""
+    return sorted(k for k in schemas() if not k.startswith(ANSWER))
+
+
+def answer_endpoints():
+    """The endpoints there are 200-answer schemas for ("GET /sms/3/logs", ...)."""
+    return sorted(k[len(ANSWER):] for k in schemas() if k.startswith(ANSWER))
 
 
 def _endpoint(endpoint):
@@ -164,6 +172,16 @@ def validate(endpoint, body):
     name = _endpoint(endpoint)
     if name not in schemas():
         raise KeyError(f"no schema for {name!r}; there are: {', '.join(endpoints())}")
+    return _errors(name, body)
+
+
+def validate_answer(endpoint, body):
+    """validate() for the 200 answer of endpoint ("GET /sms/3/logs"; a bare path means POST).
+    KeyError for an endpoint without an answer schema."""
+    name = ANSWER + _endpoint(endpoint)
+    if name not in schemas():
+        raise KeyError(f"no answer schema for {_endpoint(endpoint)!r}; there are: "
+                       f"{', '.join(answer_endpoints())}")
     return _errors(name, body)
 
 

@@ -1,5 +1,6 @@
 """Smoke tests of the fake provider itself: every endpoint, the errors, auth,
-idempotency, each fault mode and the control API.
+idempotency, each fault mode (accept_drop and probabilities too), the SMS logs,
+the accepted-per-key counts, Infobip de-duplication and the control API.
 
     FAKE_PROVIDER_BIN=build/tests/fake_provider/fake_provider python3 test_fake_provider.py
 """
@@ -645,6 +646,416 @@ class ControlTest(FakeProviderCase):
         self.assertEqual(self.fake.request("GET", "/_control/reset").status, 405)
 
 
+def sms2(*dests, text="Erinnerung: Termin morgen 10:00."):
+    return {"messages": [{"from": "PraxisMust", "destinations": [dict(d) for d in dests],
+                          "text": text}]}
+
+
+def wa_text(to="491701234567", message_id="wt-1"):
+    return {"from": "4930123456789", "to": to, "messageId": message_id,
+            "content": {"text": "Hallo"}}
+
+
+def tagged(key, **kw):
+    """An e-mail that names its own key in the tag "idempotency_key"."""
+    return email(tags=[{"name": "idempotency_key", "value": key}], **kw)
+
+
+SENT_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
+CLOSED = (http.client.HTTPException, ConnectionError)
+
+
+class KeptAliveClient:
+    """Requests on one kept-alive connection, opened again after the fake closed it."""
+
+    def __init__(self, fake):
+        self.fake = fake
+        self.conn = None
+
+    def post(self, path, body, headers):
+        """The answer's status, or 0 when the connection closed without one."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.fake.host, self.fake.port, timeout=10)
+        try:
+            self.conn.request("POST", path, json.dumps(body),
+                              {"Content-Type": "application/json", **headers})
+            r = self.conn.getresponse()
+            r.read()
+            return r.status
+        except CLOSED:
+            self.conn.close()
+            self.conn = None
+            return 0
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+
+
+class AcceptDropTest(FakeProviderCase):
+    def test_email_is_accepted_and_its_answer_lost(self):
+        self.fake.fault("/emails", "accept_drop")
+        with self.assertRaises(CLOSED):
+            self.fake.resend("/emails", email(), idempotency_key="k-1")
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["dropped"], s["by_status"]), (1, 1, {}))
+        [rec] = self.fake.messages()
+        self.assertEqual(rec["key"], "k-1")
+        self.assertEqual(self.fake.accepted(), {
+            "email": {"k-1": 1}, "sms": {}, "whatsapp": {},
+            "accept_drops": {"email": 1, "sms": 0, "whatsapp": 0}})
+        # the key was remembered with the lost answer: the retry gets it, nothing is sent again
+        r = self.fake.resend("/emails", email(), idempotency_key="k-1")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["id"], rec["id"])
+        self.assertEqual(self.fake.accepted()["email"], {"k-1": 1})
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["duplicates"], s["records"]), (1, 1, 1))
+
+    def test_batch_counts_every_email_it_accepted(self):
+        self.fake.fault("/emails/batch", "accept_drop")
+        batch = [tagged("m-1"), tagged("m-2", to="b@example.org"), email(to="c@example.org")]
+        with self.assertRaises(CLOSED):
+            self.fake.resend("/emails/batch", batch, idempotency_key="batch-1")
+        recs = self.fake.messages()
+        self.assertEqual(len(recs), 3)
+        acc = self.fake.accepted()
+        self.assertEqual(acc["email"], {"m-1": 1, "m-2": 1, recs[2]["id"]: 1})
+        self.assertEqual(acc["accept_drops"]["email"], 3)
+        r = self.fake.resend("/emails/batch", batch, idempotency_key="batch-1")
+        self.assertEqual([d["id"] for d in r.json()["data"]], [m["id"] for m in recs])
+        self.assertEqual(self.fake.accepted()["email"], acc["email"])
+
+    def test_every_infobip_send(self):
+        sends = [("/sms/3/messages", lambda: sms3({"to": "491700000001", "messageId": "s3"})),
+                 ("/sms/2/text/advanced", lambda: sms2({"to": "491700000002",
+                                                        "messageId": "s2"})),
+                 ("/whatsapp/1/message/template", lambda: wa_template(message_id="wa")),
+                 ("/whatsapp/1/message/text", lambda: wa_text(message_id="wt"))]
+        for path, body in sends:
+            self.fake.fault(path, "accept_drop")
+            with self.assertRaises(CLOSED, msg=path):
+                self.fake.infobip(path, body())
+            # the client knows nothing and sends again: a real account accepts it again
+            self.assertEqual(self.fake.infobip(path, body()).status, 200, path)
+        self.assertEqual(self.fake.accepted(), {
+            "email": {}, "sms": {"s3": 2, "s2": 2}, "whatsapp": {"wa": 2, "wt": 2},
+            "accept_drops": {"email": 0, "sms": 2, "whatsapp": 2}})
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["dropped"], s["by_status"]), (8, 4, {"200": 4}))
+        # the lost answer's message is in the logs as well
+        self.assertEqual(len(self.fake.sms_logs(["s3", "s2"]).json()["results"]), 4)
+
+    def test_what_is_not_accepted_is_not_counted(self):
+        self.fake.fault("/sms/3/messages", "accept_drop")
+        with self.assertRaises(CLOSED):
+            self.fake.infobip("/sms/3/messages", sms3({"to": "+4917", "messageId": "bad"}))
+        self.fake.fault("/emails", "drop")  # a plain drop accepts nothing
+        with self.assertRaises(CLOSED):
+            self.fake.resend("/emails", email(), idempotency_key="d-1")
+        acc = self.fake.accepted()
+        self.assertEqual((acc["sms"], acc["email"]), ({}, {}))
+        self.assertEqual(acc["accept_drops"], {"email": 0, "sms": 0, "whatsapp": 0})
+        self.assertEqual(self.fake.stats()["dropped"], 2)
+        self.assertEqual(self.fake.faults(), [])
+
+
+MIX = [{"path": "/sms/3/messages", "mode": "status", "status": 500, "probability": 0.2,
+        "count": -1},
+       {"path": "/sms/3/messages", "mode": "status", "status": 429, "retry_after": 1,
+        "probability": 0.1, "count": -1},
+       {"path": "/sms/3/messages", "mode": "accept_drop", "probability": 0.2, "count": -1}]
+
+
+class ProbabilityTest(unittest.TestCase):
+    SEED = 20240611
+    N = 2000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fake = FakeProvider(seed=cls.SEED)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fake.stop() == 0
+
+    def setUp(self):
+        self.fake.reset()  # also restarts the draws from the seed
+
+    def run_mix(self, fake, n):
+        """n SMS with messageIds p-0.. through MIX; their statuses (0: no answer)."""
+        fake._control("POST", "faults", MIX)
+        client = KeptAliveClient(fake)
+        auth = {"Authorization": f"App {fake.infobip_key}"}
+        try:
+            return [client.post("/sms/3/messages", sms3({"to": "4917", "messageId": f"p-{i}"}),
+                                auth) for i in range(n)]
+        finally:
+            client.close()
+
+    def test_shares_are_reproducible_with_a_seed(self):
+        statuses = self.run_mix(self.fake, self.N)
+        share = {st: statuses.count(st) / self.N for st in (500, 429, 0, 200)}
+        self.assertEqual(sum(share.values()), 1.0, share)
+        for st, want in ((500, 0.2), (429, 0.1), (0, 0.2), (200, 0.5)):
+            self.assertAlmostEqual(share[st], want, delta=0.035, msg=share)
+        # what the fake says matches what the client saw
+        s = self.fake.stats()
+        self.assertEqual(s["by_status"], {str(st): statuses.count(st)
+                                          for st in (200, 429, 500) if statuses.count(st)})
+        self.assertEqual(s["dropped"], statuses.count(0))
+        acc = self.fake.accepted()
+        self.assertEqual(acc["sms"], {f"p-{i}": 1 for i, st in enumerate(statuses)
+                                      if st in (200, 0)})
+        self.assertEqual(acc["accept_drops"]["sms"], statuses.count(0))
+        # the same seed: the same sequence, after a reset and in another process
+        self.fake.reset()
+        self.assertEqual(self.run_mix(self.fake, self.N), statuses)
+        with FakeProvider(seed=self.SEED) as other:
+            self.assertEqual(self.run_mix(other, 300), statuses[:300])
+        with FakeProvider(seed=self.SEED + 1) as other:
+            self.assertNotEqual(self.run_mix(other, 300), statuses[:300])
+
+    def test_probability_with_a_count(self):
+        self.fake.fault("/emails", "status", status=503, probability=0.5, count=5)
+        statuses = [self.fake.resend("/emails", email()).status for _ in range(60)]
+        self.assertEqual(statuses.count(503), 5)
+        self.assertLess(statuses.index(503), 20)
+        self.assertEqual(self.fake.faults(), [])
+
+    def test_probability_zero_and_the_listing(self):
+        self.fake.fault("/emails", "status", status=500, probability=0, count=-1)
+        self.fake.fault("/emails", "status", status=429, probability=0.25, count=-1)
+        [never, quarter] = self.fake.faults()
+        self.assertEqual((never["probability"], quarter["probability"]), (0, 0.25))
+        statuses = [self.fake.resend("/emails", email()).status for _ in range(200)]
+        self.assertNotIn(500, statuses)
+        self.assertAlmostEqual(statuses.count(429) / 200, 0.25, delta=0.1)
+        self.fake.reset()
+        self.fake.fault("/emails", "status", status=500)
+        self.assertNotIn("probability", self.fake.faults()[0])
+
+    def test_bad_probabilities(self):
+        for p in (1.5, -0.1, "half", True, None):
+            r = self.fake.request("POST", "/_control/faults",
+                                  {"path": "/emails", "mode": "drop", "probability": p})
+            self.assertEqual(r.status, 400, p)
+            self.assertIn("probability", r.json()["error"])
+        self.assertEqual(self.fake.faults(), [])
+
+
+class SmsLogsTest(FakeProviderCase):
+    def send(self):
+        """Accepted: a, b (v3, one request), c (v2), d twice; rejected: r; WhatsApp: w."""
+        self.fake.fault("/sms/3/messages", "reject", to="491700000009")
+        body = sms3({"to": "491700000001", "messageId": "a"},
+                    {"to": "491700000002", "messageId": "b"},
+                    {"to": "491700000009", "messageId": "r"},
+                    options={"platform": {"entityId": "praxis", "applicationId": "tidings"},
+                             "campaignReferenceId": "reminders"})
+        self.bulk = self.fake.infobip("/sms/3/messages", body).json()["bulkId"]
+        self.fake.infobip("/sms/2/text/advanced", sms2({"to": "491700000003", "messageId": "c"},
+                                                       text="Zwei"))
+        self.fake.infobip("/sms/3/messages", sms3({"to": "491700000004", "messageId": "d"}))
+        self.fake.infobip("/sms/3/messages", sms3({"to": "491700000004", "messageId": "d"}))
+        self.fake.infobip("/whatsapp/1/message/text", wa_text(message_id="w"))
+
+    def ids(self, r):
+        self.assertEqual(r.status, 200, r)
+        return [m["messageId"] for m in r.json()["results"]]
+
+    def test_by_one_and_by_several_message_ids(self):
+        self.send()
+        r = self.fake.sms_logs("a")
+        [a] = r.json()["results"]
+        self.assertEqual({k: a[k] for k in ("messageId", "destination", "sender", "bulkId",
+                                            "messageCount", "content", "platform",
+                                            "campaignReferenceId")},
+                         {"messageId": "a", "destination": "491700000001",
+                          "sender": "PraxisMust", "bulkId": self.bulk, "messageCount": 1,
+                          "content": {"text": "Erinnerung: Termin morgen 10:00."},
+                          "platform": {"entityId": "praxis", "applicationId": "tidings"},
+                          "campaignReferenceId": "reminders"})
+        self.assertRegex(a["sentAt"], SENT_AT)
+        self.assertEqual(a["status"], {"groupId": 1, "groupName": "PENDING", "id": 26,
+                                       "name": "PENDING_ACCEPTED",
+                                       "description": "Message sent to next instance"})
+        self.assertEqual(a["error"]["name"], "NO_ERROR")
+        [c] = self.fake.sms_logs("c").json()["results"]
+        self.assertEqual((c["sender"], c["content"]["text"]), ("PraxisMust", "Zwei"))
+        self.assertNotIn("platform", c)
+        # several, newest first; each id once however often it is listed
+        self.assertEqual(self.ids(self.fake.sms_logs(["a", "c", "a"])), ["c", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(["b", "nope", "a"])), ["b", "a"])
+        r = self.fake.request("GET", "/sms/3/logs?messageId=a&messageId=c,b",
+                              None, {"Authorization": "App ib_test_key"})
+        self.assertEqual(self.ids(r), ["c", "b", "a"])
+        # accepted twice: two entries
+        self.assertEqual(self.ids(self.fake.sms_logs("d")), ["d", "d"])
+
+    def test_unknown_rejected_and_whatsapp_ids_are_not_found(self):
+        self.send()
+        for ids in ("nope", "r", "w", ["nope", "w"]):
+            self.assertEqual(self.ids(self.fake.sms_logs(ids)), [], ids)
+
+    def test_other_filters_limit_and_order(self):
+        self.send()
+        self.assertEqual(self.ids(self.fake.sms_logs()), ["d", "d", "c", "b", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(limit=2)), ["d", "d"])
+        self.assertEqual(self.ids(self.fake.sms_logs(["a", "b", "c"], limit=1)), ["c"])
+        self.assertEqual(self.ids(self.fake.sms_logs(bulkId=self.bulk)), ["b", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(bulkId=f"x,{self.bulk}",
+                                                     destination="491700000002")), ["b"])
+        self.assertEqual(self.ids(self.fake.sms_logs(["a", "c"], sender="PraxisMust",
+                                                     generalStatus="PENDING")), ["c", "a"])
+        self.assertEqual(self.ids(self.fake.sms_logs(generalStatus="DELIVERED")), [])
+        self.assertEqual(self.ids(self.fake.sms_logs(sender="Other")), [])
+
+    def test_errors_auth_and_stats(self):
+        self.send()
+        for query in ("limit=0", "limit=1001", "limit=x", "generalStatus=GONE"):
+            r = self.fake.request("GET", "/sms/3/logs?" + query, None,
+                                  {"Authorization": "App ib_test_key"})
+            self.assertEqual((r.status, r.json()["errorCode"]), (400, "E400"), query)
+            self.assertEqual(r.json()["violations"][0]["property"], query.split("=")[0])
+        self.assertEqual(len(self.ids(self.fake.sms_logs(limit=1000))), 5)
+        r = self.fake.request("GET", "/sms/3/logs?messageId=a")
+        self.assertEqual((r.status, r.json()["errorCode"]), (401, "E401"))
+        self.assertEqual(self.fake.sms_logs("a", key="wrong").status, 401)
+        self.assertEqual(self.fake.request("POST", "/sms/3/logs", {}).status, 405)
+        s = self.fake.stats()
+        self.assertEqual(s["requests"]["/sms/3/logs"], 8)
+        self.assertEqual(s["accepted"], 6)  # logs requests accept nothing
+        self.fake.reset()
+        self.assertEqual(self.ids(self.fake.sms_logs()), [])
+
+
+class AcceptedTest(FakeProviderCase):
+    def test_counts_doubles_and_nothing_else(self):
+        self.fake.resend("/emails", email(), idempotency_key="e-1")
+        self.fake.resend("/emails", email(), idempotency_key="e-1")  # a replay: not sent again
+        self.fake.resend("/emails", tagged("e-2"))  # no header: the tag names the key ...
+        self.fake.resend("/emails", tagged("e-2"))  # ... and nothing stops a double
+        self.fake.resend("/emails", email(to=None), idempotency_key="e-3")  # 422
+        plain = self.fake.resend("/emails", email()).json()["id"]
+        for _ in range(3):
+            self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "s-1"}))
+        self.fake.infobip("/sms/2/text/advanced", sms2({"to": "4917", "messageId": "s-2"}))
+        self.fake.fault("/sms/3/messages", "reject")
+        self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "s-3"}))
+        self.fake.infobip("/whatsapp/1/message/template", wa_template(message_id="w-1"))
+        self.fake.infobip("/whatsapp/1/message/text", wa_text(message_id="w-1"))
+        generated = self.fake.infobip("/sms/3/messages",
+                                      sms3({"to": "4917"})).json()["messages"][0]["messageId"]
+        self.assertEqual(self.fake.accepted(), {
+            "email": {"e-1": 1, "e-2": 2, plain: 1},
+            "sms": {"s-1": 3, "s-2": 1, generated: 1},
+            "whatsapp": {"w-1": 2},
+            "accept_drops": {"email": 0, "sms": 0, "whatsapp": 0}})
+        self.fake.reset()
+        self.assertEqual(self.fake.accepted(), {
+            "email": {}, "sms": {}, "whatsapp": {},
+            "accept_drops": {"email": 0, "sms": 0, "whatsapp": 0}})
+        self.assertEqual(self.fake.request("POST", "/_control/accepted", {}).status, 405)
+
+
+class DedupTest(FakeProviderCase):
+    def test_off_by_default(self):
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": False})
+        for _ in range(2):
+            r = self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))
+            self.assertEqual(r.json()["messages"][0]["status"]["name"], "PENDING_ACCEPTED")
+        self.assertEqual(self.fake.accepted()["sms"], {"d-1": 2})
+
+    def test_on_refuses_a_reused_message_id(self):
+        self.assertEqual(self.fake.settings(infobip_dedup=True), {"infobip_dedup": True})
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": True})
+        first = self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))
+        self.assertEqual(first.json()["messages"][0]["status"]["name"], "PENDING_ACCEPTED")
+        again = self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"},
+                                                          {"to": "4918", "messageId": "d-2"},
+                                                          {"to": "4919", "messageId": "d-2"}))
+        self.assertEqual(again.status, 200)
+        d1, d2, d2_again = again.json()["messages"]
+        self.assertEqual(d1["status"], {"groupId": 5, "groupName": "REJECTED", "id": 23,
+                                        "name": "REJECTED_DUPLICATE_MESSAGE_ID",
+                                        "description": "Duplicate message ID"})
+        self.assertEqual(d2["status"]["name"], "PENDING_ACCEPTED")
+        self.assertEqual(d2_again["status"]["id"], 23)
+        r = self.fake.infobip("/sms/2/text/advanced", sms2({"to": "4917", "messageId": "d-2"}))
+        self.assertEqual(r.json()["messages"][0]["status"]["name"],
+                         "REJECTED_DUPLICATE_MESSAGE_ID")
+        for path, body in (("/whatsapp/1/message/template", wa_template(message_id="d-1")),
+                           ("/whatsapp/1/message/text", wa_text(message_id="d-1"))):
+            r = self.fake.infobip(path, body)  # WhatsApp is a channel of its own
+            status = (r.json()["messages"][0] if "messages" in r.json() else r.json())["status"]
+            self.assertEqual(status["name"], "PENDING_ENROUTE" if "template" in path
+                             else "REJECTED_DUPLICATE_MESSAGE_ID", path)
+        for _ in range(2):  # without a messageId nothing is a duplicate
+            self.fake.infobip("/sms/3/messages", sms3({"to": "4917"}))
+        acc = self.fake.accepted()
+        self.assertEqual({k: v for k, v in acc["sms"].items() if k.startswith("d-")},
+                         {"d-1": 1, "d-2": 1})
+        self.assertEqual(len(acc["sms"]), 4)
+        self.assertEqual(acc["whatsapp"], {"d-1": 1})
+        s = self.fake.stats()
+        self.assertEqual((s["accepted"], s["rejected"], s["duplicates"]), (5, 4, 4))
+        self.assertEqual([m["status"] for m in self.fake.messages()[1:4]],
+                         ["REJECTED_DUPLICATE_MESSAGE_ID", "PENDING_ACCEPTED",
+                          "REJECTED_DUPLICATE_MESSAGE_ID"])
+        self.assertEqual(len(self.fake.sms_logs(["d-1", "d-2"]).json()["results"]), 2)
+        # off again: accepted again
+        self.fake.settings(infobip_dedup=False)
+        self.fake.infobip("/sms/3/messages", sms3({"to": "4917", "messageId": "d-1"}))
+        self.assertEqual(self.fake.accepted()["sms"]["d-1"], 2)
+
+    def test_reset_and_bad_settings(self):
+        self.fake.settings(infobip_dedup=True)
+        self.fake.reset()
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": False})
+        for body in ({"infobip_dedup": "yes"}, {"infobip_dedup": True, "nope": 1}, [True]):
+            r = self.fake.request("POST", "/_control/settings", body)
+            self.assertEqual(r.status, 400, body)
+            self.assertIn("error", r.json())
+        self.assertEqual(self.fake.settings(), {"infobip_dedup": False})
+        self.assertEqual(self.fake.request("PUT", "/_control/settings", {}).status, 405)
+
+
+class SlowAcceptTest(FakeProviderCase):
+    def test_accepted_only_after_the_delay(self):
+        self.fake.fault("/sms/3/messages", "slow", delay_ms=800)
+        body = sms3({"to": "4917", "messageId": "s-1"})
+        results = {}
+        t = threading.Thread(target=lambda: results.update(
+            slow=self.fake.infobip("/sms/3/messages", body)))
+        t.start()
+        self.fake.wait_for(lambda s: s["in_flight"] >= 1)
+        self.assertEqual(self.fake.accepted()["sms"], {})
+        # a re-send while the first waits (a lease ran out): the provider gets it twice
+        self.assertEqual(self.fake.infobip("/sms/3/messages", body).status, 200)
+        self.assertEqual(self.fake.accepted()["sms"], {"s-1": 1})
+        t.join()
+        self.assertEqual(results["slow"].status, 200)
+        self.assertEqual(self.fake.accepted()["sms"], {"s-1": 2})
+
+    def test_accepted_when_the_client_gave_up(self):
+        self.fake.fault("/whatsapp/1/message/text", "slow", delay_ms=600)
+        with self.assertRaises(TimeoutError):
+            self.fake.request("POST", "/whatsapp/1/message/text", wa_text(message_id="g-1"),
+                              {"Authorization": "App ib_test_key"}, timeout=0.2)
+        self.fake.wait_for(lambda s: s["accepted"] == 1, timeout=5)
+        self.assertEqual(self.fake.accepted()["whatsapp"], {"g-1": 1})
+        self.assertEqual(self.fake.messages()[0]["key"], "g-1")
+
+    def test_delays_longer_than_a_lease(self):
+        for ms in (120000, 600000):
+            self.fake.fault("/emails", "slow", delay_ms=ms)
+        self.assertEqual([f["delay_ms"] for f in self.fake.faults()], [120000, 600000])
+        r = self.fake.request("POST", "/_control/faults",
+                              {"path": "/emails", "mode": "slow", "delay_ms": 600001})
+        self.assertEqual(r.status, 400)
+
+
 class LifetimeTest(unittest.TestCase):
     def test_custom_keys_and_clean_stop(self):
         with FakeProvider(resend_key="re_other", infobip_key="ib_other", threads=2) as fake:
@@ -666,9 +1077,15 @@ class LifetimeTest(unittest.TestCase):
         finally:
             fake.stop()
 
+    def test_largest_seed(self):
+        with FakeProvider(seed=2**64 - 1) as fake:
+            self.assertEqual(fake.resend("/emails", email()).status, 200)
+            self.assertEqual(fake.stop(), 0)
+
     def test_bad_arguments(self):
         for args in (["--port", "70000"], ["--threads", "0"], ["--port", "12x"], ["extra"],
-                     ["--bogus"]):
+                     ["--bogus"], ["--seed", "-1"], ["--seed", " 1"], ["--seed", "x"],
+                     ["--seed", "18446744073709551616"]):
             p = subprocess.run([default_binary()] + args, capture_output=True, timeout=10)
             self.assertEqual(p.returncode, 2, args)
             self.assertEqual(p.stdout, b"")

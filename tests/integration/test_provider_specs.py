@@ -1,7 +1,8 @@
-"""Tests of spec_check (provider request bodies against the providers' OpenAPI
-schemas in tests/specs/provider-requests.json), with bodies composed as
-/work/shared/reference/providers.md composes them, and one round trip through
-the fake provider: what it records must validate too.
+"""Tests of spec_check (provider request bodies, and 200 answers, against the
+providers' OpenAPI schemas in tests/specs/provider-requests.json), with bodies
+composed as /work/shared/reference/providers.md composes them, and one round
+trip through the fake provider: what it records and what it answers (the sends
+and GET /sms/3/logs) must validate too.
 
     FAKE_PROVIDER_BIN=build/tests/fake_provider/fake_provider python3 test_provider_specs.py
 
@@ -25,13 +26,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
                                 "scripts"))
 import extract_provider_specs  # noqa: E402  (its dump(); PyYAML is not needed for that)
 from fake_provider import FakeProviderCase, default_binary  # noqa: E402
-from spec_check import validate, validate_batch_item, validate_recorded  # noqa: E402
+from spec_check import (validate, validate_answer, validate_batch_item,  # noqa: E402
+                        validate_recorded)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SPECS = os.path.join(os.path.dirname(ROOT), "shared", "specs")
 ENDPOINTS = ["POST /emails", "POST /emails/batch", "POST /sms/2/text/advanced",
              "POST /sms/3/messages", "POST /whatsapp/1/message/template",
              "POST /whatsapp/1/message/text"]
+ANSWERS = ENDPOINTS + ["GET /sms/3/logs"]
 
 
 # --- bodies as providers.md composes them -----------------------------------------------------
@@ -140,12 +143,16 @@ class SpecFileTest(unittest.TestCase):
         data = json.loads(text)
         self.assertIn("extract_provider_specs.py", data["_generated_by"])
         self.assertEqual(spec_check.endpoints(), sorted(ENDPOINTS))
-        for endpoint in ENDPOINTS:
-            schema = data[endpoint]
+        self.assertEqual(spec_check.answer_endpoints(), sorted(ANSWERS))
+        for name in ENDPOINTS + ["answer to " + e for e in ANSWERS]:
+            schema = data[name]
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
             self.assertIn(schema["source"]["file"], data["_sources"])
             self.assertTrue(schema["source"]["pointer"].startswith("/paths/"))
+            if name.startswith("answer to "):
+                self.assertIn("/responses/200/content/application~1json/",
+                              schema["source"]["pointer"])
         # no reference out of an entry, no OpenAPI-only keyword left
         for word in ('"discriminator"', '"nullable"', '"example"', '"readOnly"', '"x-'):
             self.assertNotIn(word, text)
@@ -299,6 +306,36 @@ class InvalidBodiesTest(unittest.TestCase):
     def test_unknown_endpoint(self):
         with self.assertRaises(KeyError):
             validate("POST /sms/1/text/single", {})
+        with self.assertRaises(KeyError):
+            validate_answer("GET /sms/1/logs", {})
+
+
+class AnswersTest(unittest.TestCase):
+    """The answer schemas catch what a wrong fake would answer."""
+
+    def test_logs_answer(self):
+        item = {"messageId": "a", "destination": "491701234567", "sender": "PraxisMust",
+                "bulkId": "b", "sentAt": "2026-05-12T08:00:00.000+0000", "messageCount": 1,
+                "status": {"groupId": 1, "groupName": "PENDING", "id": 26,
+                           "name": "PENDING_ACCEPTED"},
+                "error": {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR",
+                          "permanent": False},
+                "content": {"text": "Hallo"}}
+        self.assertEqual(validate_answer("GET /sms/3/logs", {"results": [item]}), [])
+        bad = dict(item, status=dict(item["status"], groupName="SENT"), messageCount="1")
+        errors = validate_answer("GET /sms/3/logs", {"results": [bad]})
+        self.assertTrue(has_path(errors, "$.results[0].status.groupName"), errors)
+        self.assertTrue(has_path(errors, "$.results[0].messageCount"), errors)
+        errors = validate_answer("GET /sms/3/logs", {"results": [dict(item, content={})]})
+        self.assertTrue(has_path(errors, "$.results[0].content"), errors)
+        self.assertTrue(has_path(validate_answer("GET /sms/3/logs", {"results": {}}),
+                                 "$.results"))
+
+    def test_send_answers(self):
+        self.assertEqual(validate_answer("POST /emails", {"id": "x"}), [])
+        self.assertTrue(has_path(validate_answer("POST /emails", {"id": 7}), "$.id"))
+        self.assertTrue(has_path(validate_answer("/sms/3/messages", {"bulkId": "b"}),
+                                 "$.messages"))
 
 
 class SpecLooserThanProvidersMdTest(unittest.TestCase):
@@ -366,13 +403,21 @@ class FakeProviderRoundTripTest(FakeProviderCase):
     def test_every_endpoint(self):
         r = self.fake.resend("/emails", resend_email(), idempotency_key="spec/1")
         self.assertEqual(r.status, 200, r)
+        self.assertEqual(validate_answer("POST /emails", r.json()), [])
         r = self.fake.resend("/emails/batch", resend_batch(),
                              headers={"x-batch-validation": "strict"})
         self.assertEqual(r.status, 200, r)
+        self.assertEqual(validate_answer("POST /emails/batch", r.json()), [])
         for endpoint in ENDPOINTS[2:]:
             path = endpoint.split(" ", 1)[1]
             r = self.fake.infobip(path, VALID[endpoint]())
             self.assertEqual(r.status, 200, (endpoint, r))
+            self.assertEqual(validate_answer(endpoint, r.json()), [], endpoint)
+        # both SMS went in with messageId notif-4711-sms: the logs have both
+        r = self.fake.sms_logs("notif-4711-sms")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(len(r.json()["results"]), 2)
+        self.assertEqual(validate_answer("GET /sms/3/logs", r.json()), [])
         records = self.fake.messages()
         self.assertEqual(sorted({m["endpoint"] for m in records}),
                          sorted(e.split(" ", 1)[1] for e in ENDPOINTS))
@@ -380,6 +425,18 @@ class FakeProviderRoundTripTest(FakeProviderCase):
         batch = [m for m in records if m["endpoint"] == "/emails/batch"]
         self.assertEqual([m["request"] for m in batch], resend_batch())
         self.assertEqual(batch[0]["headers"]["x-batch-validation"], "strict")
+
+    def test_refusals_in_a_200_answer(self):
+        self.fake.settings(infobip_dedup=True)
+        for _ in range(2):
+            r = self.fake.infobip("/sms/3/messages", sms3())
+            self.assertEqual(validate_answer("POST /sms/3/messages", r.json()), [])
+        self.assertEqual(r.json()["messages"][0]["status"]["name"],
+                         "REJECTED_DUPLICATE_MESSAGE_ID")
+        self.fake.fault("/whatsapp/1/message/template", "reject")
+        r = self.fake.infobip("/whatsapp/1/message/template", wa_template())
+        self.assertEqual(r.json()["messages"][0]["status"]["groupName"], "REJECTED")
+        self.assertEqual(validate_answer("POST /whatsapp/1/message/template", r.json()), [])
 
     def test_what_the_fake_lets_through_is_still_caught(self):
         # the fake does not look at template headers; the schema requires an IMAGE's mediaUrl

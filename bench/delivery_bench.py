@@ -68,8 +68,8 @@ def main():
     import harness
     from fake_provider import FakeProvider
 
-    from private_pg import PrivateCluster
-    cluster = PrivateCluster("tidings-delivery-bench-")
+    from harness import Cluster
+    cluster = Cluster("tidings-delivery-bench-")
     work = cluster.work
     fake = None
     engine = None

@@ -20,8 +20,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import webhook_client  # noqa: E402
-from private_pg import PrivateCluster  # noqa: E402
+from harness import Cluster  # noqa: E402
 
 
 def sh(*cmd, **kw):
@@ -79,7 +80,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     args = ap.parse_args()
 
-    cluster = PrivateCluster("tidings-bench-")
+    cluster = Cluster("tidings-bench-")
     work = cluster.work
     engine = None
     try:

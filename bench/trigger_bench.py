@@ -166,9 +166,9 @@ def main():
     os.environ.setdefault("TIDINGS_BIN", os.path.join(args.build, "tidings"))
     os.environ.setdefault("TIDINGS_PLUGIN_DIR", os.path.join(args.build, "plugins"))
     import harness
-    from private_pg import PrivateCluster
+    from harness import Cluster
 
-    cluster = PrivateCluster("tidings-trigger-bench-")
+    cluster = Cluster("tidings-trigger-bench-")
     work = cluster.work
     setup = engine = None
     try:

@@ -15,6 +15,7 @@ int td_channel_policy_parse(const char *path, struct td_ini_section *section,
     policy->backoff_ms = 30000;
     policy->backoff_max_ms = 3600000;
     policy->concurrency = 8;
+    policy->unknown_wait_ms = 30000;
     int bad = 0;
     struct td_ini_entry *e;
     long n;
@@ -67,6 +68,13 @@ int td_channel_policy_parse(const char *path, struct td_ini_section *section,
             bad++;
         }
         policy->account = id;
+    }
+    if ((e = td_ini_entry_take(section, "unknown_wait"))) {
+        if (td_parse_duration_ms(e->value, &policy->unknown_wait_ms) < 0) {
+            td_diag_add(diag, "%s:%d: [%s] unknown_wait: '%s' is not a duration like 30s", path,
+                        e->line, section->name, e->value);
+            bad++;
+        }
     }
     if ((e = td_ini_entry_take(section, "unknown_outcome"))) {
         if (strcmp(e->value, "hold") == 0) {

@@ -12,6 +12,8 @@
  *                         reached the provider without an answer coming back: send it
  *                         again (the plugin asks the provider first where it can), or
  *                         hold it for an operator
+ *   unknown_wait = 30s    after an unknown outcome, wait at least this long before the
+ *                         next attempt: a slow provider may still be taking the request in
  */
 #ifndef TD_CHANNEL_POLICY_H
 #define TD_CHANNEL_POLICY_H
@@ -27,8 +29,9 @@ struct td_channel_policy {
     long backoff_max_ms;
     double rate_per_s; /* 0: unlimited */
     int concurrency;
-    char *account;     /* NULL: none */
-    bool unknown_hold; /* unknown_outcome = hold */
+    char *account;        /* NULL: none */
+    bool unknown_hold;    /* unknown_outcome = hold */
+    long unknown_wait_ms; /* the least delay after an unknown outcome */
 };
 
 /* Takes the core keys out of section (marking them used) into policy, with

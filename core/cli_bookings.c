@@ -300,7 +300,7 @@ int td_cli_bookings(const char *config_path, int argc, char **argv)
                                 .tty = isatty(STDERR_FILENO),
                                 .started = mono_s(),
                                 .last_decile = -1};
-    rc = e.pool && e.sequences && td_engine_register_orgs(&e) == 0
+    rc = e.pool && e.sequences && td_engine_register_orgs(&e, conf) == 0
              ? (csv ? import_csv(f, &src, &s, &p) : import_jsonl(f, &src, &s, &p))
              : -EIO;
     progress_show(&p, &s, p.size, true);

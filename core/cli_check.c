@@ -3,6 +3,7 @@
 #include "engine.h"
 #include "http_client.h"
 #include "loader.h"
+#include "world.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -27,17 +28,15 @@ static int check_connections(struct td_conf *conf, struct td_loader *loader)
 {
     struct td_engine e = {.conf = conf, .loader = loader};
     struct td_diag diag = {0};
-    e.metrics = NULL;
-    e.accounts = calloc(conf->account_count ? conf->account_count : 1, sizeof(*e.accounts));
-    if (!e.accounts || td_http_client_global_init() < 0 || td_instances_create(&e, &diag) < 0) {
+    struct td_world *w = NULL;
+    if (td_http_client_global_init() < 0 || td_world_create(&e, conf, false, NULL, &w, &diag) < 0) {
         td_diag_print(&diag, stderr, "");
         td_diag_clear(&diag);
-        free(e.accounts);
         return 1;
     }
     int failed = 0;
-    for (size_t i = 0; i < e.instance_count; i++) {
-        struct td_instance *in = &e.instances[i];
+    for (size_t i = 0; i < w->instance_count; i++) {
+        struct td_instance *in = &w->instances[i];
         if (in->cfg->kind != TD_PLUGIN_CHANNEL)
             continue;
         const struct td_channel_ops *ops = in->plugin->desc->channel;
@@ -53,9 +52,8 @@ static int check_connections(struct td_conf *conf, struct td_loader *loader)
         if (rc < 0)
             failed++;
     }
-    td_instances_destroy(&e);
+    td_world_release(w);
     td_http_client_global_cleanup();
-    free(e.accounts);
     return failed;
 }
 

@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "inflight.h"
+#include "world.h"
 #include "engine.h"
 #include "log.h"
 #include "address.h"
@@ -207,8 +208,8 @@ static char *unsubscribe_url(struct td_engine *engine, const char *org, const ch
 }
 
 /* Decides what can be decided before the plugin is called, and renders. */
-static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
-                    struct td_outcome *o, int64_t now)
+static void prepare(struct td_engine *engine, struct td_world *world, PGconn *conn,
+                    struct prepared *p, struct td_outcome *o, int64_t now)
 {
     struct td_claimed *m = p->row;
     snprintf(p->id, sizeof(p->id), "%" PRId64, m->id);
@@ -223,7 +224,7 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
                                        : "");
         return;
     }
-    const struct td_org_config *org = td_conf_org(engine->conf, m->org_id);
+    const struct td_org_config *org = td_conf_org(world->conf, m->org_id);
     if (!org) {
         set_outcome(o, p, "failed", "organization %s is not configured", m->org_id);
         return;
@@ -251,7 +252,7 @@ static void prepare(struct td_engine *engine, PGconn *conn, struct prepared *p,
     const char *field = recipient_field(m->channel);
     json_t *addr = json_object_get(customer, field);
     json_t *consent = json_object_get(json_object_get(customer, "consent"), m->channel);
-    p->channel = td_engine_channel(engine, m->org_id, m->channel);
+    p->channel = td_world_channel(world, m->org_id, m->channel);
     if (!p->channel) {
         snprintf(why, sizeof(why), "no [channel.%s] is configured for this organization",
                  m->channel);
@@ -419,6 +420,8 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
             return;
         }
         long delay = td_channel_policy_backoff(policy, m->attempts, &seed);
+        if (delay < policy->unknown_wait_ms)
+            delay = policy->unknown_wait_ms; /* a slow provider may still be taking it in */
         if (m->deadline_ms >= 0 && now + delay >= m->deadline_ms) {
             set_outcome(o, p, "expired",
                         "attempt %d's outcome is unknown (%s) and its deadline (%s) comes before "
@@ -469,7 +472,8 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
          * claiming for it, everywhere; a quota has an end */
         bool quota = r->retry_after_ms > 0;
         set_outcome(o, p, "scheduled", "channel suspended: %s", r->reason);
-        o->retry_at_ms = quota ? now + r->retry_after_ms : now;
+        /* one with a fallback takes it at once; the others wait for the quota */
+        o->retry_at_ms = quota && !m->fallback ? now + r->retry_after_ms : now;
         o->attempt_delta = -1;
         td_deliver_suspend(p->channel, conn, r->reason, quota ? now + r->retry_after_ms : -1);
         stats->released++;
@@ -493,6 +497,8 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
 void td_deliver_suspend(struct td_instance *channel, PGconn *conn, const char *reason,
                         int64_t until_ms)
 {
+    if (until_ms >= 0)
+        atomic_store(&channel->suspended_quota, true);
     if (atomic_exchange(&channel->suspended, true))
         return;
     char err[256];
@@ -703,9 +709,9 @@ static void deliver_address_facts(PGconn *conn, struct prepared *prep, struct td
     json_decref(triples);
 }
 
-int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *items, size_t count,
-                     struct td_outcome *outcomes, void **owned, const atomic_bool *stopping,
-                     struct td_deliver_stats *stats)
+int td_deliver_batch(struct td_engine *engine, struct td_world *world, PGconn *conn,
+                     struct td_claimed *items, size_t count, struct td_outcome *outcomes,
+                     void **owned, const atomic_bool *stopping, struct td_deliver_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     struct prepared *prep = calloc(count, sizeof(*prep));
@@ -723,7 +729,7 @@ int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *
         o->id = items[i].id;
         o->lease_token = items[i].lease_token;
         prep[i].row = &items[i];
-        prepare(engine, conn, &prep[i], o, now);
+        prepare(engine, world, conn, &prep[i], o, now);
         if (prep[i].done) {
             if (strcmp(o->status, "expired") == 0)
                 stats->expired++;

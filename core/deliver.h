@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct td_engine;
+struct td_world;
 
 /* Counts of what one run of td_deliver_batch decided. */
 struct td_deliver_stats {
@@ -20,13 +21,14 @@ struct td_deliver_stats {
 /* Works out an outcome for each of the count claimed rows into outcomes[i]
  * (strings in outcomes are owned by *owned, freed with td_deliver_free) and
  * hands each verdict to the engine's verdict writer (engine->inflight) as
- * soon as it is decided: at once for rows decided without the provider, and
+ * soon as it is decided, with world's channel instances (the caller holds a
+ * reference): at once for rows decided without the provider, and
  * after each round of provider calls for the others. conn answers send-time
  * lookups. When *stopping becomes true, rows not yet handed to a plugin are
  * released. Returns 0 or -ENOMEM. */
-int td_deliver_batch(struct td_engine *engine, PGconn *conn, struct td_claimed *items, size_t count,
-                     struct td_outcome *outcomes, void **owned, const atomic_bool *stopping,
-                     struct td_deliver_stats *stats);
+int td_deliver_batch(struct td_engine *engine, struct td_world *world, PGconn *conn,
+                     struct td_claimed *items, size_t count, struct td_outcome *outcomes,
+                     void **owned, const atomic_bool *stopping, struct td_deliver_stats *stats);
 void td_deliver_free(void *owned, size_t count);
 
 struct td_instance;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "world.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,8 +43,9 @@ struct worker {
     PGconn *work;
     int64_t last_reclaim_ms;
     int64_t last_refresh_ms;
-    json_t *orphans; /* [{"org", "channel"}]: scheduled rows without a connection */
-    unsigned rotate; /* spreads an account's leftover tokens over its members */
+    json_t *orphans;     /* [{"org", "channel"}]: scheduled rows without a connection */
+    unsigned generation; /* of the world the refresh was for */
+    unsigned rotate;     /* spreads an account's leftover tokens over its members */
 };
 
 struct td_dispatcher {
@@ -135,19 +137,21 @@ static int worker_connect(struct worker *w)
 }
 
 /* Re-reads suspended channels and the channels that have scheduled rows but
- * no connection (their rows are claimed to be skipped or fall back). */
-static void worker_refresh(struct worker *w)
+ * no connection (their rows are claimed to be skipped or fall back), for
+ * world (at once when it is new to this worker). */
+static void worker_refresh(struct worker *w, struct td_world *world)
 {
     int64_t now = mono_ms();
-    if (now - w->last_refresh_ms < DISPATCH_REFRESH_EVERY_MS)
+    if (now - w->last_refresh_ms < DISPATCH_REFRESH_EVERY_MS && w->generation == world->generation)
         return;
     w->last_refresh_ms = now;
+    w->generation = world->generation;
     struct td_engine *e = w->d->engine;
     char err[512];
     json_t *susp = NULL;
     if (td_store_channel_suspensions(w->work, &susp, err, sizeof(err)) == 0) {
-        for (size_t i = 0; i < e->instance_count; i++) {
-            struct td_instance *in = &e->instances[i];
+        for (size_t i = 0; i < world->instance_count; i++) {
+            struct td_instance *in = &world->instances[i];
             if (in->cfg->kind != TD_PLUGIN_CHANNEL)
                 continue;
             bool suspended = false, quota = false;
@@ -173,16 +177,17 @@ static void worker_refresh(struct worker *w)
         json_decref(susp);
     }
     json_t *orphans = json_array();
-    for (size_t o = 0; o < e->conf->org_count; o++) {
-        const char *org = e->conf->orgs[o].id;
+    for (size_t o = 0; o < world->conf->org_count; o++) {
+        const char *org = world->conf->orgs[o].id;
         json_t *channels = NULL;
-        if (!org || td_store_scheduled_channels(w->work, org, &channels, err, sizeof(err)) < 0)
+        if (!org || !td_world_serves(world, org) ||
+            td_store_scheduled_channels(w->work, org, &channels, err, sizeof(err)) < 0)
             continue;
         size_t k;
         json_t *ch;
         json_array_foreach(channels, k, ch)
         {
-            if (!td_engine_channel(e, org, json_string_value(ch)))
+            if (!td_world_channel(world, org, json_string_value(ch)))
                 json_array_append_new(orphans, json_pack("{s:s, s:O}", "org", org, "channel", ch));
         }
         json_decref(channels);
@@ -196,7 +201,8 @@ static void worker_refresh(struct worker *w)
  * *throttle_ms gets how soon a throttled connection has tokens again (-1:
  * none throttled). With all = true it lists every pair without limits (for
  * the next due time). */
-static json_t *worker_quotas(struct worker *w, bool all, int64_t *throttle_ms)
+static json_t *worker_quotas(struct worker *w, struct td_world *world, bool all,
+                             int64_t *throttle_ms)
 {
     struct td_engine *e = w->d->engine;
     int64_t now = wall_ms();
@@ -204,9 +210,11 @@ static json_t *worker_quotas(struct worker *w, bool all, int64_t *throttle_ms)
     json_t *q = json_array();
     *throttle_ms = -1;
     w->rotate++;
-    for (size_t i = 0; i < e->instance_count; i++) {
-        struct td_instance *in = &e->instances[i];
-        if (in->cfg->kind != TD_PLUGIN_CHANNEL)
+    for (size_t i = 0; i < world->instance_count; i++) {
+        struct td_instance *in = &world->instances[i];
+        /* an organization whose configuration other engines run differently
+         * is theirs to send for */
+        if (in->cfg->kind != TD_PLUGIN_CHANNEL || !td_world_serves(world, in->org->id))
             continue;
         if (atomic_load(&in->suspended)) {
             /* out of quota: the rows that have a fallback take it now */
@@ -223,9 +231,9 @@ static json_t *worker_quotas(struct worker *w, bool all, int64_t *throttle_ms)
             if (in->account) {
                 /* the account's tokens shared among the connections naming it */
                 size_t members = 0, me = 0;
-                for (size_t j = 0; j < e->instance_count; j++) {
-                    if (e->instances[j].account == in->account &&
-                        !atomic_load(&e->instances[j].suspended)) {
+                for (size_t j = 0; j < world->instance_count; j++) {
+                    if (world->instances[j].account == in->account &&
+                        !atomic_load(&world->instances[j].suspended)) {
                         if (j == i)
                             me = members;
                         members++;
@@ -267,12 +275,11 @@ static json_t *worker_quotas(struct worker *w, bool all, int64_t *throttle_ms)
 }
 
 /* Spends rate tokens for what was claimed. */
-static void worker_spend(struct worker *w, const struct td_claimed *items, size_t count)
+static void worker_spend(struct td_world *world, const struct td_claimed *items, size_t count)
 {
-    struct td_engine *e = w->d->engine;
     int64_t now = wall_ms();
     for (size_t i = 0; i < count; i++) {
-        struct td_instance *in = td_engine_channel(e, items[i].org_id, items[i].channel);
+        struct td_instance *in = td_world_channel(world, items[i].org_id, items[i].channel);
         if (!in)
             continue;
         td_bucket_take(&in->bucket, 1, now);
@@ -283,11 +290,11 @@ static void worker_spend(struct worker *w, const struct td_claimed *items, size_
 
 /* Claims one batch and sees it through. Returns how many rows were claimed,
  * or -EIO. */
-static int worker_batch(struct worker *w, int64_t *throttle_ms)
+static int worker_batch(struct worker *w, struct td_world *world, int64_t *throttle_ms)
 {
     struct td_engine *e = w->d->engine;
     char err[512];
-    json_t *quotas = worker_quotas(w, false, throttle_ms);
+    json_t *quotas = worker_quotas(w, world, false, throttle_ms);
     if (json_array_size(quotas) == 0) {
         json_decref(quotas);
         return 0;
@@ -312,16 +319,16 @@ static int worker_batch(struct worker *w, int64_t *throttle_ms)
     if (count == 0)
         return 0;
     td_metrics_add(e->metrics, "tidings_claimed_total", NULL, (double)count);
-    worker_spend(w, items, count);
+    worker_spend(world, items, count);
     /* their leases are kept alive, and their verdicts written, by the
      * engine's verdict writer (inflight.c) as soon as each is decided */
     td_inflight_hold(e->inflight, items, count);
     struct td_outcome *outcomes = calloc(count, sizeof(*outcomes));
     void *owned = NULL;
     struct td_deliver_stats st;
-    rc = outcomes
-             ? td_deliver_batch(e, w->work, items, count, outcomes, &owned, &w->d->stopping, &st)
-             : -ENOMEM;
+    rc = outcomes ? td_deliver_batch(e, world, w->work, items, count, outcomes, &owned,
+                                     &w->d->stopping, &st)
+                  : -ENOMEM;
     if (rc == 0)
         td_log(TD_LOG_DEBUG, NULL, "dispatch",
                "worker %d: batch of %zu: %zu sent, %zu retry, %zu unknown, %zu failed, %zu held, "
@@ -352,12 +359,13 @@ static void worker_reclaim(struct worker *w)
 }
 
 /* How long to sleep after a round that claimed claimed rows. */
-static int64_t worker_sleep_ms(struct worker *w, int claimed, int64_t throttle_ms)
+static int64_t worker_sleep_ms(struct worker *w, struct td_world *world, int claimed,
+                               int64_t throttle_ms)
 {
     const struct td_engine_config *cfg = &w->d->engine->conf->engine;
     int64_t wait = cfg->dispatch_recheck_s * 1000;
     int64_t ignored;
-    json_t *all = worker_quotas(w, true, &ignored);
+    json_t *all = worker_quotas(w, world, true, &ignored);
     char *text = json_dumps(all, JSON_COMPACT);
     json_decref(all);
     int64_t next = -1;
@@ -388,19 +396,27 @@ static void *worker_main(void *arg)
             worker_wait(w, DISPATCH_ERROR_PAUSE_MS);
             continue;
         }
-        worker_refresh(w);
+        /* this round works with the configuration running now; a reload
+         * swaps it, and the old one goes when its last round is done */
+        struct td_world *world = td_engine_world(w->d->engine);
+        worker_refresh(w, world);
         worker_reclaim(w);
         int64_t throttle_ms = -1;
-        int n = worker_batch(w, &throttle_ms);
+        int n = worker_batch(w, world, &throttle_ms);
         if (n < 0) {
+            td_world_release(world);
             if (td_db_connection_lost(w->work) || td_db_connection_lost(w->listen))
                 worker_disconnect(w);
             worker_wait(w, DISPATCH_ERROR_PAUSE_MS);
             continue;
         }
-        if (n >= cfg->dispatch_batch)
+        if (n >= cfg->dispatch_batch) {
+            td_world_release(world);
             continue; /* more may be due right now */
-        worker_wait(w, worker_sleep_ms(w, n, throttle_ms));
+        }
+        int64_t sleep_ms = worker_sleep_ms(w, world, n, throttle_ms);
+        td_world_release(world);
+        worker_wait(w, sleep_ms);
         if (td_db_connection_lost(w->listen) || td_db_connection_lost(w->work)) {
             td_log(TD_LOG_WARN, NULL, "dispatch", "worker %d lost the database; reconnecting",
                    w->index);
@@ -413,7 +429,7 @@ static void *worker_main(void *arg)
 
 /* A changed configuration resumes a suspended channel: the suspension was for
  * credentials that are not in use any more. */
-static void dispatcher_resume_changed(struct td_engine *e)
+static void dispatcher_resume_changed(struct td_engine *e, struct td_world *world)
 {
     char err[512];
     PGconn *c = td_db_acquire(e->pool, 5000, err, sizeof(err));
@@ -429,7 +445,7 @@ static void dispatcher_resume_changed(struct td_engine *e)
     {
         const char *org = json_string_value(json_object_get(s, "org"));
         const char *channel = json_string_value(json_object_get(s, "channel"));
-        struct td_instance *in = td_engine_channel(e, org, channel);
+        struct td_instance *in = td_world_channel(world, org, channel);
         if (!in)
             continue;
         if (strcmp(json_string_value(json_object_get(s, "fingerprint")), in->fingerprint) != 0) {
@@ -463,7 +479,9 @@ int td_dispatcher_start(struct td_engine *engine, struct td_dispatcher **out)
         return -ENOMEM;
     }
     d->engine = engine;
-    dispatcher_resume_changed(engine);
+    struct td_world *world = td_engine_world(engine);
+    dispatcher_resume_changed(engine, world);
+    td_world_release(world);
     for (size_t i = 0; i < n; i++) {
         struct worker *w = &d->workers[i];
         w->d = d;
@@ -482,6 +500,19 @@ int td_dispatcher_start(struct td_engine *engine, struct td_dispatcher **out)
     td_log(TD_LOG_INFO, NULL, "dispatch", "%zu dispatch worker%s started", n, n == 1 ? "" : "s");
     *out = d;
     return 0;
+}
+
+void td_dispatcher_world_changed(struct td_dispatcher *d)
+{
+    if (!d)
+        return;
+    struct td_world *world = td_engine_world(d->engine);
+    dispatcher_resume_changed(d->engine, world);
+    td_world_release(world);
+    for (size_t i = 0; i < d->count; i++) {
+        ssize_t wr = write(d->workers[i].wake[1], "x", 1);
+        (void)wr;
+    }
 }
 
 void td_dispatcher_stop(struct td_dispatcher *d)

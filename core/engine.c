@@ -2,9 +2,12 @@
  * dispatcher together and runs them until SIGTERM or SIGINT. */
 #include "engine.h"
 
+#include "buf.h"
 #include "dispatch.h"
 #include "http_client.h"
 #include "inflight.h"
+#include "peers.h"
+#include "world.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -33,7 +36,18 @@
 
 static bool engine_org_known(void *ctx, const char *org_id)
 {
-    return td_conf_org(((struct td_engine *)ctx)->conf, org_id) != NULL;
+    struct td_world *w = td_engine_world(ctx);
+    bool known = td_world_org(w, org_id) != NULL;
+    td_world_release(w);
+    return known;
+}
+
+struct td_world *td_engine_world(struct td_engine *e)
+{
+    pthread_mutex_lock(&e->world_lock);
+    struct td_world *w = e->world ? td_world_hold(e->world) : NULL;
+    pthread_mutex_unlock(&e->world_lock);
+    return w;
 }
 
 static void engine_healthz(void *ctx, const struct td_http_request *req,
@@ -117,12 +131,11 @@ static void engine_metrics(void *ctx, const struct td_http_request *req,
     td_buf_reset(&out);
 }
 
-int td_engine_register_orgs(struct td_engine *e)
+int td_engine_register_orgs(struct td_engine *e, const struct td_conf *conf)
 {
     json_t *orgs = json_array();
-    for (size_t i = 0; i < e->conf->org_count; i++)
-        json_array_append_new(orgs,
-                              json_pack("[s, s]", e->conf->orgs[i].id, e->conf->orgs[i].name));
+    for (size_t i = 0; i < conf->org_count; i++)
+        json_array_append_new(orgs, json_pack("[s, s]", conf->orgs[i].id, conf->orgs[i].name));
     char err[512];
     PGconn *c = td_db_acquire(e->pool, 5000, err, sizeof(err));
     int rc = c ? td_store_organizations(c, orgs, err, sizeof(err)) : -EIO;
@@ -166,7 +179,124 @@ static int engine_check_schema(struct td_engine *e)
     return 0;
 }
 
-static int engine_wait_for_signal(void)
+/* The engine keys a reload cannot change (they take effect at restart),
+ * those that differ between a and b listed in out. */
+static void engine_fixed_keys_changed(const struct td_engine_config *a,
+                                      const struct td_engine_config *b, struct td_buf *out)
+{
+    struct {
+        const char *name;
+        const char *va, *vb;
+    } text[] = {{"[database] dsn", a->db_dsn, b->db_dsn},
+                {"[http] listen", a->http_listen, b->http_listen},
+                {"[plugins] path", a->plugin_path, b->plugin_path},
+                {"[http] public_url", a->public_url, b->public_url},
+                {"[http] callback_secret", a->callback_secret, b->callback_secret},
+                {"[log] level", a->log_level, b->log_level}};
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+        if ((text[i].va || text[i].vb) &&
+            (!text[i].va || !text[i].vb || strcmp(text[i].va, text[i].vb) != 0))
+            td_buf_printf(out, "%s%s", out->len ? ", " : "", text[i].name);
+    }
+    struct {
+        const char *name;
+        long va, vb;
+    } num[] = {{"[database] pool", a->db_pool, b->db_pool},
+               {"[http] max_body", a->http_max_body, b->http_max_body},
+               {"[http] timeout", a->http_timeout_s, b->http_timeout_s},
+               {"[http] threads", a->http_threads, b->http_threads},
+               {"[dispatch] batch", a->dispatch_batch, b->dispatch_batch},
+               {"[dispatch] lease", a->dispatch_lease_s, b->dispatch_lease_s},
+               {"[dispatch] recheck", a->dispatch_recheck_s, b->dispatch_recheck_s},
+               {"[dispatch] workers", a->dispatch_workers, b->dispatch_workers}};
+    for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++) {
+        if (num[i].va != num[i].vb)
+            td_buf_printf(out, "%s%s", out->len ? ", " : "", num[i].name);
+    }
+}
+
+/* Counts organizations of b that a lacks (added), that both have with
+ * another fingerprint (changed), and of a that b lacks (removed). */
+static void engine_org_changes(struct td_world *a, struct td_world *b, int *added, int *changed,
+                               int *removed)
+{
+    *added = *changed = *removed = 0;
+    for (size_t o = 0; o < b->conf->org_count; o++) {
+        struct td_org_state *was = td_world_org(a, b->orgs[o].org->id);
+        if (!was)
+            (*added)++;
+        else if (strcmp(was->fingerprint, b->orgs[o].fingerprint) != 0)
+            (*changed)++;
+    }
+    for (size_t o = 0; o < a->conf->org_count; o++) {
+        if (!td_world_org(b, a->orgs[o].org->id))
+            (*removed)++;
+    }
+}
+
+/* SIGHUP: reads the configuration again and, when it checks whole, swaps it
+ * in: organizations added, changed or removed, their plugins created anew,
+ * while deliveries in flight finish on the old instances. A configuration
+ * that does not check is refused whole (the reasons logged) and the running
+ * one goes on. */
+static void engine_reload(struct td_engine *e)
+{
+    const char *path = e->conf->engine.path;
+    td_log(TD_LOG_INFO, NULL, "engine", "SIGHUP: reloading %s", path);
+    struct td_diag diag = {0};
+    struct td_conf *conf = NULL;
+    int rc = td_conf_load(path, &conf, &diag);
+    if (rc == 0 && diag.count == 0)
+        td_engine_check_instances(conf, e->loader, &diag);
+    if (rc == 0 && diag.count == 0 && conf->org_count == 0)
+        td_diag_add(&diag, "%s: no organizations", path);
+    struct td_world *old = td_engine_world(e);
+    struct td_world *next = NULL;
+    if (rc == 0 && diag.count == 0) {
+        rc = td_world_create(e, conf, true, old, &next, &diag);
+        conf = NULL; /* the world owns it, or freed it */
+    }
+    if (rc == 0 && diag.count == 0 && td_engine_register_orgs(e, next->conf) < 0)
+        td_diag_add(&diag, "the organizations could not be registered in the database");
+    if (rc < 0 || diag.count) {
+        for (size_t i = 0; i < diag.count; i++)
+            td_log(TD_LOG_ERROR, NULL, "engine", "reload refused: %s", diag.lines[i]);
+        td_log(TD_LOG_ERROR, NULL, "engine",
+               "reload refused (%zu problem%s): the running configuration goes on", diag.count,
+               diag.count == 1 ? "" : "s");
+        td_world_release(next);
+        td_conf_destroy(conf);
+        td_world_release(old);
+        td_diag_clear(&diag);
+        return;
+    }
+    struct td_buf fixed = {0};
+    engine_fixed_keys_changed(&e->conf->engine, &next->conf->engine, &fixed);
+    if (fixed.len)
+        td_log(TD_LOG_WARN, NULL, "engine", "these take effect at a restart, not a reload: %s",
+               td_buf_str(&fixed));
+    td_buf_reset(&fixed);
+    int added, changed, removed;
+    engine_org_changes(old, next, &added, &changed, &removed);
+    /* swap: new rounds and requests get the new world */
+    pthread_mutex_lock(&e->world_lock);
+    e->world = next;
+    pthread_mutex_unlock(&e->world_lock);
+    if (td_world_go_live(next, &diag) < 0)
+        td_diag_print(&diag, stderr, "tidings: ");
+    td_peers_changed(e->peers);
+    td_dispatcher_world_changed(e->dispatcher);
+    td_world_stop_triggers(old);
+    td_world_release(old); /* the one taken above */
+    td_world_retire(old);  /* once the rounds in flight on it are done */
+    td_log(TD_LOG_INFO, NULL, "engine",
+           "reloaded: %zu organization%s (%d added, %d changed, %d removed)", next->conf->org_count,
+           next->conf->org_count == 1 ? "" : "s", added, changed, removed);
+    td_diag_clear(&diag);
+}
+
+/* Waits for SIGTERM or SIGINT (returned); SIGHUP reloads on the way. */
+static int engine_wait_for_signal(struct td_engine *e)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -178,9 +308,7 @@ static int engine_wait_for_signal(void)
         if (sigwait(&set, &sig) != 0)
             return SIGTERM;
         if (sig == SIGHUP) {
-            td_log(TD_LOG_WARN, NULL, "engine",
-                   "SIGHUP: reloading configuration is not supported yet; restart to apply "
-                   "changes");
+            engine_reload(e);
             continue;
         }
         return sig;
@@ -195,6 +323,7 @@ int td_engine_run(struct td_conf *conf)
     enum td_log_level level;
     if (td_log_level_parse(conf->engine.log_level, &level) == 0)
         td_log_set_level(level);
+    pthread_mutex_init(&e.world_lock, NULL);
 
     /* Signals are taken by sigwait in this thread only; every thread started
      * from here on inherits the block. */
@@ -217,14 +346,11 @@ int td_engine_run(struct td_conf *conf)
     e.loader = td_loader_create(conf->engine.plugin_path);
     e.sequences = td_sequence_cache_create();
     e.metrics = td_metrics_create();
-    e.accounts = calloc(conf->account_count ? conf->account_count : 1, sizeof(*e.accounts));
-    for (size_t a = 0; e.accounts && a < conf->account_count; a++)
-        td_bucket_init(&e.accounts[a], conf->accounts[a].rate_per_s, 0);
     e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
     e.http = td_http_server_create(conf->engine.http_listen, (size_t)conf->engine.http_max_body,
                                    (int)conf->engine.http_timeout_s, (int)conf->engine.http_threads,
                                    engine_org_known, &e);
-    if (!e.loader || !e.pool || !e.http || !e.sequences || !e.metrics || !e.accounts) {
+    if (!e.loader || !e.pool || !e.http || !e.sequences || !e.metrics) {
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;
     }
@@ -235,11 +361,18 @@ int td_engine_run(struct td_conf *conf)
                 diag.count == 1 ? "" : "s");
         goto out_cleanup;
     }
-    if (engine_check_schema(&e) < 0 || td_engine_register_orgs(&e) < 0)
+    if (engine_check_schema(&e) < 0 || td_engine_register_orgs(&e, conf) < 0)
         goto out_cleanup;
-    if (td_instances_create(&e, &diag) < 0) {
+    struct td_world *world = NULL;
+    if (td_world_create(&e, conf, false, NULL, &world, &diag) < 0) {
         td_diag_print(&diag, stderr, "tidings: ");
         goto out_cleanup;
+    }
+    e.world = world;
+    /* compared with the other engines before anything is taken in or sent */
+    if (td_peers_start(&e, &e.peers) < 0) {
+        fprintf(stderr, "tidings: out of memory\n");
+        goto out_world;
     }
     td_http_route_add(e.http, "GET", "/healthz", engine_healthz, &e, &e);
     td_http_route_add(e.http, "GET", "/metrics", engine_metrics, &e, &e);
@@ -247,12 +380,12 @@ int td_engine_run(struct td_conf *conf)
     char err[256];
     if (td_http_server_start(e.http, err, sizeof(err)) < 0) {
         fprintf(stderr, "tidings: %s\n", err);
-        goto out_instances;
+        goto out_world;
     }
     td_log(TD_LOG_INFO, NULL, "engine", "listening on %s (port %d), %zu organization%s",
            conf->engine.http_listen, td_http_server_port(e.http), conf->org_count,
            conf->org_count == 1 ? "" : "s");
-    if (td_instances_start_triggers(&e, &diag) < 0) {
+    if (td_world_go_live(world, &diag) < 0) {
         td_diag_print(&diag, stderr, "tidings: ");
         goto out_http;
     }
@@ -264,12 +397,12 @@ int td_engine_run(struct td_conf *conf)
         goto out_triggers;
     }
     td_log(TD_LOG_INFO, NULL, "engine", "running as %s", e.owner_id);
-    int sig = engine_wait_for_signal();
+    int sig = engine_wait_for_signal(&e);
     td_log(TD_LOG_INFO, NULL, "engine", "%s: stopping (finishing in-flight work)",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
     exit_code = 0;
 out_triggers:
-    td_instances_stop_triggers(&e);
+    td_world_stop_triggers(e.world);
 out_http:
     td_http_server_stop(e.http);
     td_dispatcher_stop(e.dispatcher);
@@ -277,19 +410,24 @@ out_http:
     /* what the workers decided is written before the engine goes */
     td_inflight_stop(e.inflight, ENGINE_VERDICT_GRACE_MS);
     e.inflight = NULL;
-out_instances:
-    td_instances_destroy(&e);
+out_world:
+    td_peers_stop(e.peers);
+    e.peers = NULL;
+    pthread_mutex_lock(&e.world_lock);
+    world = e.world;
+    e.world = NULL;
+    pthread_mutex_unlock(&e.world_lock);
+    td_world_stop_triggers(world);
+    td_world_retire(world);
 out_cleanup:
     td_http_server_destroy(e.http);
     td_db_pool_destroy(e.pool);
     td_loader_destroy(e.loader);
     td_sequence_cache_destroy(e.sequences);
     td_metrics_destroy(e.metrics);
-    for (size_t a = 0; e.accounts && a < conf->account_count; a++)
-        td_bucket_destroy(&e.accounts[a]);
-    free(e.accounts);
     td_http_client_global_cleanup();
     td_diag_clear(&diag);
+    pthread_mutex_destroy(&e.world_lock);
     if (exit_code == 0)
         td_log(TD_LOG_INFO, NULL, "engine", "stopped");
     return exit_code;

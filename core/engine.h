@@ -19,16 +19,20 @@ struct td_dispatcher;
 struct td_sequence_cache;
 struct td_metrics;
 struct td_inflight;
+struct td_peers;
+struct td_world;
 
 /* One plugin instance: a [channel.x] or [trigger.x] section brought to life. */
 struct td_instance {
     struct td_engine *engine;
+    struct td_world *world; /* the configuration it belongs to */
     const struct td_org_config *org;
     const struct td_instance_config *cfg;
     const struct td_loaded_plugin *plugin;
     struct td_instance_settings *settings;
     struct td_host host; /* what this instance sees of the engine */
     void *state;         /* the plugin's instance, from create() */
+    bool created;        /* create() succeeded */
     bool started;        /* triggers: start() succeeded */
 
     /* channels only */
@@ -45,15 +49,15 @@ struct td_instance {
 };
 
 struct td_engine {
-    struct td_conf *conf; /* borrowed from the caller */
+    struct td_conf *conf; /* as started: the engine's own settings (the caller's) */
     struct td_loader *loader;
     struct td_db_pool *pool;
     struct td_http_server *http;
-    struct td_instance *instances;
-    size_t instance_count;
+    pthread_mutex_t world_lock;
+    struct td_world *world; /* the configuration running now (under world_lock) */
     struct td_dispatcher *dispatcher;
     struct td_sequence_cache *sequences; /* parsed sequences per organization */
-    struct td_bucket *accounts;          /* one per conf->accounts[i] */
+    struct td_peers *peers;              /* the other engines: agreement on configurations */
     struct td_metrics *metrics;
     struct td_inflight *inflight; /* claimed rows: leases kept, verdicts written */
     char owner_id[96];            /* "host:pid", written into leases */
@@ -66,16 +70,17 @@ struct td_engine {
 int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
                               struct td_diag *diag);
 
-/* Creates every instance (settings built, plugin create() called). On a
- * failure everything created is destroyed and diag says why. Returns 0 or
- * -EINVAL. */
-int td_instances_create(struct td_engine *engine, struct td_diag *diag);
-/* Starts every trigger instance. Returns 0 or -EINVAL with diag. */
-int td_instances_start_triggers(struct td_engine *engine, struct td_diag *diag);
-/* Stops every started trigger (no new events after this returns). */
-void td_instances_stop_triggers(struct td_engine *engine);
-/* Destroys every instance. */
-void td_instances_destroy(struct td_engine *engine);
+/* Creates the instance of section cfg of org in world w (settings built,
+ * plugin create() called) into *in. Returns 0, or -EINVAL with diag. */
+int td_instance_create(struct td_world *w, const struct td_org_config *org,
+                       const struct td_instance_config *cfg, struct td_instance *in,
+                       struct td_diag *diag);
+/* Starts a trigger instance (a channel: nothing). Returns 0 or -EINVAL with diag. */
+int td_instance_start(struct td_instance *in, struct td_diag *diag);
+/* Stops a started trigger: no new events after this returns. */
+void td_instance_stop(struct td_instance *in);
+/* Stops and destroys an instance; one never created is a no-op. */
+void td_instance_destroy(struct td_instance *in);
 
 /* Waits for a free provider-request slot of a channel instance (its
  * concurrency), and gives it back. */
@@ -86,14 +91,13 @@ void td_instance_slot_release(struct td_instance *in);
 size_t td_instance_slots_acquire(struct td_instance *in, size_t want);
 void td_instance_slots_release(struct td_instance *in, size_t n);
 
-/* The channel instance serving channel for org, or NULL. */
+/* The world running now, with a reference the caller gives back with
+ * td_world_release(). */
+struct td_world *td_engine_world(struct td_engine *engine);
 
-struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,
-                                      const char *channel);
-
-/* Records the configured organizations in the database (the SQL way in
- * refuses others). Returns 0 or -EIO (printed). */
-int td_engine_register_orgs(struct td_engine *engine);
+/* Records the organizations of conf in the database (the SQL way in refuses
+ * others). Returns 0 or -EIO (printed). */
+int td_engine_register_orgs(struct td_engine *engine, const struct td_conf *conf);
 
 /* Runs the engine with conf until SIGTERM or SIGINT: migrations must be
  * applied. Returns a process exit code. */

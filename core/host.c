@@ -8,6 +8,7 @@
 #include "log.h"
 #include "report.h"
 #include "sign.h"
+#include "world.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -51,7 +52,10 @@ static int host_http_route(const struct td_host *host, const char *method, const
     if (!in->engine->http)
         return 0; /* a check without a server (tidings check --connections): nothing to serve */
 
-    int rc = td_http_route_add(in->engine->http, method, path, handler, ctx, in);
+    /* a configuration being built registers its routes to be served once it
+     * is swapped in (replacing the running configuration's) */
+    int rc = td_http_route_add_tagged(in->engine->http, method, path, handler, ctx, in, in->world,
+                                      !in->world->live);
     if (rc == 0)
         td_log(TD_LOG_DEBUG, host->org_id, host->instance_name, "route %s %s", method, path);
     return rc;

@@ -21,8 +21,10 @@ struct route {
     td_http_handler handler;
     void *ctx;
     const void *owner;
+    const void *tag; /* the configuration it belongs to; NULL: the engine's own */
     int inflight;
-    bool removed;
+    bool removed; /* not served: removed, or replaced by another configuration's */
+    bool pending; /* not served yet: its configuration is not live */
 };
 
 struct td_http_server {
@@ -173,8 +175,9 @@ static struct route *route_acquire(struct td_http_server *s, const char *method,
         struct route *r = s->routes[i];
         size_t len = strlen(r->path);
         bool prefix = len && r->path[len - 1] == '*';
-        if (r->removed || (prefix ? strncmp(r->path, path, len - 1) != 0 || !path[len - 1]
-                                  : strcmp(r->path, path) != 0))
+        if (r->removed || r->pending ||
+            (prefix ? strncmp(r->path, path, len - 1) != 0 || !path[len - 1]
+                    : strcmp(r->path, path) != 0))
             continue;
 
         *path_known = true;
@@ -357,16 +360,22 @@ void td_http_server_destroy(struct td_http_server *srv)
     free(srv);
 }
 
-int td_http_route_add(struct td_http_server *s, const char *method, const char *path,
-                      td_http_handler handler, void *ctx, const void *owner)
+int td_http_route_add_tagged(struct td_http_server *s, const char *method, const char *path,
+                             td_http_handler handler, void *ctx, const void *owner, const void *tag,
+                             bool pending)
 {
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->route_count; i++) {
-        if (!s->routes[i]->removed && strcmp(s->routes[i]->method, method) == 0 &&
-            strcmp(s->routes[i]->path, path) == 0) {
+        struct route *r = s->routes[i];
+        if (r->removed || strcmp(r->method, method) != 0 || strcmp(r->path, path) != 0)
+            continue;
+        /* the same configuration twice, or the engine's own path: taken */
+        if (r->tag == tag || !r->tag || (r->pending && !pending)) {
             pthread_mutex_unlock(&s->lock);
             return -EEXIST;
         }
+        if (!pending && !r->pending)
+            r->removed = true; /* replaced now: its owner frees it */
     }
     int rc = -ENOMEM;
     struct route *r = calloc(1, sizeof(*r));
@@ -377,6 +386,8 @@ int td_http_route_add(struct td_http_server *s, const char *method, const char *
         r->handler = handler;
         r->ctx = ctx;
         r->owner = owner;
+        r->tag = tag;
+        r->pending = pending;
         s->routes[s->route_count++] = r;
         r = NULL;
         rc = 0;
@@ -387,6 +398,30 @@ int td_http_route_add(struct td_http_server *s, const char *method, const char *
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+int td_http_route_add(struct td_http_server *s, const char *method, const char *path,
+                      td_http_handler handler, void *ctx, const void *owner)
+{
+    return td_http_route_add_tagged(s, method, path, handler, ctx, owner, NULL, false);
+}
+
+void td_http_routes_go_live(struct td_http_server *s, const void *tag)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->route_count; i++) {
+        struct route *r = s->routes[i];
+        if (!r->pending || r->tag != tag)
+            continue;
+        for (size_t k = 0; k < s->route_count; k++) {
+            struct route *old = s->routes[k];
+            if (old != r && !old->pending && !old->removed && old->tag != tag &&
+                strcmp(old->method, r->method) == 0 && strcmp(old->path, r->path) == 0)
+                old->removed = true;
+        }
+        r->pending = false;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void td_http_routes_remove(struct td_http_server *s, const void *owner)

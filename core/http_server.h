@@ -41,9 +41,21 @@ void td_http_server_destroy(struct td_http_server *srv);
 /* Registers handler for method + path, owned by owner (any pointer that
  * identifies the registrant). A path ending in '*' matches every longer path
  * starting with the rest. Returns 0, or -EEXIST when the pair is taken. */
-
 int td_http_route_add(struct td_http_server *srv, const char *method, const char *path,
                       td_http_handler handler, void *ctx, const void *owner);
+
+/* As td_http_route_add, for a route of a configuration (tag: its world).
+ * A pending route is not served until td_http_routes_go_live(tag); then, or
+ * at once when not pending, it replaces a route of the same method and path
+ * from another configuration (whose running handlers finish; its owner still
+ * removes it). Returns -EEXIST when the pair is taken in the same
+ * configuration, or by the engine's own routes. */
+int td_http_route_add_tagged(struct td_http_server *srv, const char *method, const char *path,
+                             td_http_handler handler, void *ctx, const void *owner, const void *tag,
+                             bool pending);
+
+/* Serves the pending routes of tag, replacing the routes they supersede. */
+void td_http_routes_go_live(struct td_http_server *srv, const void *tag);
 /* Removes every route of owner, waiting until none of its handlers runs. */
 void td_http_routes_remove(struct td_http_server *srv, const void *owner);
 

@@ -1,8 +1,11 @@
-/* instances: plugin instances of all organizations: checking, creating,
- * starting, stopping and destroying them. */
+/* instances: one plugin instance: checking its section, creating, starting,
+ * stopping and destroying it, and its provider-request slots. A world
+ * (world.c) holds the instances of a configuration. */
 #include "engine.h"
 
+#include "digest.h"
 #include "host.h"
+#include "world.h"
 #include "log.h"
 
 #include <errno.h>
@@ -34,33 +37,28 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* FNV-1a over the plugin name and every resolved setting: it changes when
+/* A digest of the plugin name and every resolved setting: it changes when
  * the connection's configuration does (and says nothing usable about it). */
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (const char *p = s ? s : ""; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return (h ^ 0x1f) * 1099511628211ULL; /* a separator between fields */
-}
-
 static void instance_fingerprint(struct td_instance *in)
 {
-    uint64_t h = fnv1a(1469598103934665603ULL, in->cfg->plugin);
+    struct td_digest d;
+    td_digest_begin(&d);
+    td_digest_field(&d, in->cfg->plugin);
     for (size_t i = 0; i < in->settings->count; i++) {
-        h = fnv1a(h, in->settings->items[i].key);
-        h = fnv1a(h, in->settings->items[i].value);
+        td_digest_field(&d, in->settings->items[i].key);
+        td_digest_field(&d, in->settings->items[i].value);
     }
-    snprintf(in->fingerprint, sizeof(in->fingerprint), "%016llx", (unsigned long long)h);
+    td_digest_end(&d, in->fingerprint, sizeof(in->fingerprint));
 }
 
-static void instance_channel_init(struct td_engine *engine, struct td_instance *in)
+static void instance_channel_init(struct td_world *w, struct td_instance *in)
 {
     const struct td_channel_policy *p = &in->cfg->policy;
     td_bucket_init(&in->bucket, p->rate_per_s, wall_ms());
     in->account = NULL;
-    for (size_t a = 0; p->account && a < engine->conf->account_count; a++) {
-        if (strcmp(engine->conf->accounts[a].name, p->account) == 0)
-            in->account = &engine->accounts[a];
+    for (size_t a = 0; p->account && a < w->conf->account_count; a++) {
+        if (strcmp(w->conf->accounts[a].name, p->account) == 0)
+            in->account = &w->accounts[a];
     }
     pthread_mutex_init(&in->slots_lock, NULL);
     pthread_cond_init(&in->slots_free, NULL);
@@ -126,122 +124,95 @@ int td_engine_check_instances(const struct td_conf *conf, struct td_loader *load
     return problems;
 }
 
-int td_instances_create(struct td_engine *engine, struct td_diag *diag)
+int td_instance_create(struct td_world *w, const struct td_org_config *org,
+                       const struct td_instance_config *cfg, struct td_instance *in,
+                       struct td_diag *diag)
 {
-    const struct td_conf *conf = engine->conf;
-    size_t total = 0;
-    for (size_t o = 0; o < conf->org_count; o++)
-        total += conf->orgs[o].instance_count;
-    engine->instances = calloc(total ? total : 1, sizeof(*engine->instances));
-    if (!engine->instances)
-        return -ENOMEM;
-    for (size_t o = 0; o < conf->org_count; o++) {
-        const struct td_org_config *org = &conf->orgs[o];
-        for (size_t i = 0; i < org->instance_count; i++) {
-            struct td_instance *in = &engine->instances[engine->instance_count];
-            in->engine = engine;
-            in->org = org;
-            in->cfg = &org->instances[i];
-            in->plugin = instance_plugin(org, in->cfg, engine->loader, diag);
-            if (!in->plugin ||
-                td_plugin_config_build(org, in->cfg, in->plugin->desc, &in->settings, diag) < 0)
-                goto out_fail;
-            td_host_init(&in->host, in);
-            if (in->cfg->kind == TD_PLUGIN_CHANNEL)
-                instance_channel_init(engine, in);
-            struct td_config cfg = {
-                .org_id = org->id,
-                .instance_name = in->cfg->name,
-                .settings = in->settings->items,
-                .setting_count = in->settings->count,
-            };
-            struct td_error err = {{0}};
-            const struct td_plugin *d = in->plugin->desc;
-            int rc = d->kind == TD_PLUGIN_CHANNEL
-                         ? d->channel->create(&in->host, &cfg, &in->state, &err)
-                         : d->trigger->create(&in->host, &cfg, &in->state, &err);
-            if (rc < 0) {
-                td_diag_add(diag, "%s:%d: [%s] plugin %s refused its configuration: %s", org->path,
-                            in->cfg->section->line, in->cfg->section->name, in->cfg->plugin,
-                            err.message[0] ? err.message : "no reason given");
-                td_instance_settings_destroy(in->settings);
-                in->settings = NULL;
-                goto out_fail;
-            }
-            engine->instance_count++;
-        }
-    }
-    return 0;
-out_fail:
-    td_instances_destroy(engine);
-    return -EINVAL;
-}
-
-int td_instances_start_triggers(struct td_engine *engine, struct td_diag *diag)
-{
-    for (size_t i = 0; i < engine->instance_count; i++) {
-        struct td_instance *in = &engine->instances[i];
-        const struct td_plugin *d = in->plugin->desc;
-        if (d->kind != TD_PLUGIN_TRIGGER)
-            continue;
-        struct td_error err = {{0}};
-        if (d->trigger->start(in->state, &err) < 0) {
-            td_diag_add(diag, "[%s/%s] trigger %s did not start: %s", in->org->id, in->cfg->name,
-                        in->cfg->plugin, err.message[0] ? err.message : "no reason given");
-            return -EINVAL;
-        }
-        in->started = true;
-        td_log(TD_LOG_INFO, in->org->id, in->cfg->name, "trigger %s started", in->cfg->plugin);
-    }
-    return 0;
-}
-
-void td_instances_stop_triggers(struct td_engine *engine)
-{
-    for (size_t i = 0; i < engine->instance_count; i++) {
-        struct td_instance *in = &engine->instances[i];
-        if (!in->started)
-            continue;
-        /* its routes go first, once their running handlers return: after
-         * that nothing reaches the plugin from HTTP */
-        if (engine->http)
-            td_http_routes_remove(engine->http, in);
-        in->plugin->desc->trigger->stop(in->state);
-        in->started = false;
-    }
-}
-
-void td_instances_destroy(struct td_engine *engine)
-{
-    td_instances_stop_triggers(engine);
-    for (size_t i = engine->instance_count; i-- > 0;) {
-        struct td_instance *in = &engine->instances[i];
-        const struct td_plugin *d = in->plugin->desc;
-        if (engine->http)
-            td_http_routes_remove(engine->http, in);
-        if (d->kind == TD_PLUGIN_CHANNEL) {
-            d->channel->destroy(in->state);
+    memset(in, 0, sizeof(*in));
+    in->engine = w->engine;
+    in->world = w;
+    in->org = org;
+    in->cfg = cfg;
+    in->plugin = instance_plugin(org, cfg, w->engine->loader, diag);
+    if (!in->plugin || td_plugin_config_build(org, cfg, in->plugin->desc, &in->settings, diag) < 0)
+        return -EINVAL;
+    td_host_init(&in->host, in);
+    if (cfg->kind == TD_PLUGIN_CHANNEL)
+        instance_channel_init(w, in);
+    struct td_config pc = {
+        .org_id = org->id,
+        .instance_name = cfg->name,
+        .settings = in->settings->items,
+        .setting_count = in->settings->count,
+    };
+    struct td_error err = {{0}};
+    const struct td_plugin *d = in->plugin->desc;
+    int rc = d->kind == TD_PLUGIN_CHANNEL ? d->channel->create(&in->host, &pc, &in->state, &err)
+                                          : d->trigger->create(&in->host, &pc, &in->state, &err);
+    if (rc < 0) {
+        td_diag_add(diag, "%s:%d: [%s] plugin %s refused its configuration: %s", org->path,
+                    cfg->section->line, cfg->section->name, cfg->plugin,
+                    err.message[0] ? err.message : "no reason given");
+        if (w->engine->http)
+            td_http_routes_remove(w->engine->http, in);
+        if (cfg->kind == TD_PLUGIN_CHANNEL) {
             td_bucket_destroy(&in->bucket);
             pthread_mutex_destroy(&in->slots_lock);
             pthread_cond_destroy(&in->slots_free);
-        } else {
-            d->trigger->destroy(in->state);
         }
         td_instance_settings_destroy(in->settings);
+        in->settings = NULL;
+        return -EINVAL;
     }
-    free(engine->instances);
-    engine->instances = NULL;
-    engine->instance_count = 0;
+    in->created = true;
+    return 0;
 }
 
-struct td_instance *td_engine_channel(struct td_engine *engine, const char *org,
-                                      const char *channel)
+int td_instance_start(struct td_instance *in, struct td_diag *diag)
 {
-    for (size_t i = 0; i < engine->instance_count; i++) {
-        struct td_instance *in = &engine->instances[i];
-        if (in->cfg->kind == TD_PLUGIN_CHANNEL && strcmp(in->org->id, org) == 0 &&
-            strcmp(in->cfg->name, channel) == 0)
-            return in;
+    const struct td_plugin *d = in->plugin->desc;
+    if (d->kind != TD_PLUGIN_TRIGGER || in->started)
+        return 0;
+    struct td_error err = {{0}};
+    if (d->trigger->start(in->state, &err) < 0) {
+        td_diag_add(diag, "[%s/%s] trigger %s did not start: %s", in->org->id, in->cfg->name,
+                    in->cfg->plugin, err.message[0] ? err.message : "no reason given");
+        return -EINVAL;
     }
-    return NULL;
+    in->started = true;
+    td_log(TD_LOG_INFO, in->org->id, in->cfg->name, "trigger %s started", in->cfg->plugin);
+    return 0;
+}
+
+void td_instance_stop(struct td_instance *in)
+{
+    if (!in->started)
+        return;
+    /* its routes go first, once their running handlers return: after that
+     * nothing reaches the plugin from HTTP */
+    if (in->engine->http)
+        td_http_routes_remove(in->engine->http, in);
+    in->plugin->desc->trigger->stop(in->state);
+    in->started = false;
+}
+
+void td_instance_destroy(struct td_instance *in)
+{
+    if (!in->created)
+        return;
+    td_instance_stop(in);
+    const struct td_plugin *d = in->plugin->desc;
+    if (in->engine->http)
+        td_http_routes_remove(in->engine->http, in);
+    if (d->kind == TD_PLUGIN_CHANNEL) {
+        d->channel->destroy(in->state);
+        td_bucket_destroy(&in->bucket);
+        pthread_mutex_destroy(&in->slots_lock);
+        pthread_cond_destroy(&in->slots_free);
+    } else {
+        d->trigger->destroy(in->state);
+    }
+    td_instance_settings_destroy(in->settings);
+    in->settings = NULL;
+    in->created = false;
 }

@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "sequence_cache.h"
 #include "store.h"
+#include "world.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -166,6 +167,14 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         out->status = TD_SUBMIT_INVALID;
         snprintf(out->error, sizeof(out->error), "unknown event kind '%s'",
                  ev->kind ? ev->kind : "");
+        return 0;
+    }
+    if (source->world && !td_world_serves(source->world, org)) {
+        out->status = TD_SUBMIT_UNAVAILABLE;
+        snprintf(out->error, sizeof(out->error),
+                 "this engine's configuration of the organization differs from the other "
+                 "engines': it takes no bookings for it");
+        intake_count(source, out->status);
         return 0;
     }
     struct td_booking b;
@@ -367,6 +376,8 @@ int td_intake_process_pending(struct td_instance *source, size_t *processed)
     /* callers start at different partitions, so parallel ones rarely meet */
     static atomic_uint next_start;
     *processed = 0;
+    if (source->world && !td_world_serves(source->world, source->org->id))
+        return 0; /* the engines that agree on its configuration expand its events */
     char err[512] = "";
     PGconn *c = td_db_acquire(source->engine->pool, INTAKE_DB_WAIT_MS, err, sizeof(err));
     if (!c) {

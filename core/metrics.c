@@ -24,7 +24,8 @@ static const struct family families[] = {
     {"tidings_messages", KIND_GAUGE, "Messages by organization, channel and state."},
     {"tidings_due_backlog", KIND_GAUGE, "Scheduled messages whose time has come."},
     {"tidings_deliveries_total", KIND_COUNTER,
-     "Verdicts the dispatcher wrote, by organization, channel and outcome."},
+     "Verdicts the dispatcher decided, by organization, channel and outcome (unknown: the "
+     "request may have reached the provider, no answer came)."},
     {"tidings_retries_total", KIND_COUNTER, "Messages scheduled again after a transient failure."},
     {"tidings_lateness_seconds", KIND_HISTOGRAM,
      "Time from a message's scheduled time to its hand-over to the provider."},
@@ -35,7 +36,11 @@ static const struct family families[] = {
     {"tidings_lease_reclaims_total", KIND_COUNTER,
      "Claims whose lease expired (an engine died or stalled) and were taken back."},
     {"tidings_channel_suspended", KIND_GAUGE,
-     "1 while a channel's credentials are refused and its messages wait."},
+     "1 while a channel's credentials are refused or its quota is used up, and its messages "
+     "wait."},
+    {"tidings_org_config_conflict", KIND_GAUGE,
+     "1 while this engine's configuration of an organization differs from the one the "
+     "first-started engine runs: it does not send for it."},
     {"tidings_events_total", KIND_COUNTER, "Booking events by organization and outcome."},
     {"tidings_reports_total", KIND_COUNTER,
      "Provider callbacks by organization, channel, kind and what they did."},

@@ -288,6 +288,18 @@ int td_store_channel_suspensions(PGconn *c, json_t **out, char *err, size_t errc
 int td_store_channel_resume(PGconn *c, const char *org, const char *channel, const char *actor,
                             const char *reason, bool *lifted, char *err, size_t errcap);
 
+/* Records that engine engine_id (listening at listen) is alive and the
+ * configuration fingerprints it runs, orgs being a JSON array of {org,
+ * fingerprint}. *agreed gets, for each of those organizations that another
+ * engine alive (seen within alive_s) started earlier runs too, the
+ * fingerprint of the first-started one: {org: {fingerprint, engine}}
+ * (caller decrefs). */
+int td_store_peers_heartbeat(PGconn *c, const char *engine_id, const char *listen, const char *orgs,
+                             int alive_s, json_t **agreed, char *err, size_t errcap);
+
+/* Removes engine_id's registration (and engines gone for an hour). */
+int td_store_peers_leave(PGconn *c, const char *engine_id, char *err, size_t errcap);
+
 /* Records an operator's action on a subject ("message 42"). */
 int td_store_action(PGconn *c, const char *org, const char *subject, const char *action,
                     const char *actor, const char *reason, const char *detail, char *err,

@@ -173,3 +173,53 @@ int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap)
         "                WHERE status = 'scheduled' AND scheduled_for <= now() GROUP BY 1) d))",
         0, NULL, out, err, errcap);
 }
+
+int td_store_peers_heartbeat(PGconn *c, const char *engine_id, const char *listen, const char *orgs,
+                             int alive_s, json_t **agreed, char *err, size_t errcap)
+{
+    *agreed = NULL;
+    char alive[16];
+    const char *params[] = {engine_id, listen, orgs, store_itoa(alive_s, alive, sizeof(alive))};
+    /* one statement: this engine alive, its fingerprints replaced, and for
+     * each of its organizations what the first-started live engine runs */
+    return store_json_value(
+        c,
+        "WITH me AS (INSERT INTO tidings.engines (engine_id, listen) VALUES ($1, $2)"
+        "              ON CONFLICT (engine_id) DO UPDATE SET seen_at = now(), listen = $2"
+        "            RETURNING engine_id), "
+        "mine AS (SELECT * FROM jsonb_to_recordset($3::jsonb) AS m(org text, fingerprint text)), "
+        "gone AS (DELETE FROM tidings.engine_orgs eo WHERE eo.engine_id = $1"
+        "           AND eo.org_id NOT IN (SELECT org FROM mine)), "
+        "put AS (INSERT INTO tidings.engine_orgs (engine_id, org_id, fingerprint)"
+        "          SELECT (SELECT engine_id FROM me), org, fingerprint FROM mine"
+        "        ON CONFLICT (engine_id, org_id) DO UPDATE SET fingerprint = "
+        "EXCLUDED.fingerprint), "
+        "first AS (SELECT DISTINCT ON (eo.org_id) eo.org_id, eo.fingerprint, e.engine_id"
+        "            FROM tidings.engine_orgs eo JOIN tidings.engines e USING (engine_id)"
+        "           WHERE e.engine_id <> $1 AND e.seen_at > now() - make_interval(secs => "
+        "$4::integer)"
+        "             AND eo.org_id IN (SELECT org FROM mine)"
+        "             AND e.started_at < (SELECT started_at FROM tidings.engines WHERE engine_id = "
+        "$1"
+        "                                 UNION ALL SELECT now() LIMIT 1)"
+        "           ORDER BY eo.org_id, e.started_at, e.engine_id) "
+        "SELECT coalesce(jsonb_object_agg(org_id, jsonb_build_object('fingerprint', fingerprint,"
+        "       'engine', engine_id)), '{}') FROM first",
+        4, params, agreed, err, errcap);
+}
+
+int td_store_peers_leave(PGconn *c, const char *engine_id, char *err, size_t errcap)
+{
+    const char *params[] = {engine_id};
+    PGresult *r =
+        store_exec(c, "DELETE FROM tidings.engines WHERE engine_id = $1", 1, params, err, errcap);
+    if (!r)
+        return -EIO;
+    PQclear(r);
+    /* engines gone for an hour are forgotten */
+    r = store_exec(c, "DELETE FROM tidings.engines WHERE seen_at < now() - interval '1 hour'", 0,
+                   NULL, err, errcap);
+    if (r)
+        PQclear(r);
+    return 0;
+}

@@ -1,6 +1,8 @@
 /* unsubscribe: the one-click unsubscribe links in e-mails (RFC 8058). */
 #include "unsubscribe.h"
 
+#include "world.h"
+
 #include "buf.h"
 #include "db.h"
 #include "engine.h"
@@ -34,7 +36,10 @@ static int link_open(struct td_engine *e, const char *path, struct link *l)
         *nl = '\0';
         fields[i] = nl + 1;
     }
-    if (strcmp(fields[0], "u1") != 0 || !td_conf_org(e->conf, fields[1]))
+    struct td_world *w = td_engine_world(e);
+    bool known = td_world_org(w, fields[1]) != NULL;
+    td_world_release(w);
+    if (strcmp(fields[0], "u1") != 0 || !known)
         return -EINVAL;
     snprintf(l->org, sizeof(l->org), "%s", fields[1]);
     snprintf(l->channel, sizeof(l->channel), "%s", fields[2]);

@@ -144,6 +144,40 @@ def utc(text):
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
 
 
+class Cluster:
+    """A PostgreSQL cluster of its own, in a scratch folder that goes with it
+    (scripts/pg-cluster.sh does the work): for tests that restart PostgreSQL
+    or set its clock, and for the benchmarks. dsn reaches its database
+    "tidings"; env (optional) is added to the server's environment."""
+
+    SCRIPT = os.path.join(SOURCE_DIR, "scripts", "pg-cluster.sh")
+
+    def __init__(self, prefix="tidings-pg-", env=None):
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.work, 0o755)
+        self.dir = os.path.join(self.work, "pg")
+        self.clock = None
+        self.dsn = None
+        self._env = dict(os.environ, **(env or {}))
+
+    def start(self, options="-c fsync=off"):
+        """Creates and starts the cluster with extra server options; returns its DSN."""
+        self._env["TIDINGS_PG_OPTIONS"] = options
+        out = subprocess.run([self.SCRIPT, "start", self.dir], check=True, capture_output=True,
+                             text=True, env=self._env).stdout
+        self.dsn = out.strip().splitlines()[-1]
+        return self.dsn
+
+    def restart(self):
+        """Stops the server fast (connections are cut) and starts it again."""
+        subprocess.run([self.SCRIPT, "restart", self.dir], check=True, capture_output=True,
+                       env=self._env)
+
+    def destroy(self):
+        subprocess.run([self.SCRIPT, "destroy", self.dir], capture_output=True)
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
 class Clock:
     """A clock a test sets: a private PostgreSQL cluster, and every engine and
     CLI call of a Setup made with clock=, read "now" from this clock's file.
@@ -163,12 +197,8 @@ class Clock:
         self.env = dict(clock, LD_PRELOAD=FAKETIME_LIB)
         if "asan" in os.environ.get("TIDINGS_BUILD_KIND", ""):
             self.env["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
-        self.pg_dir = os.path.join(self.dir, "pg")
-        out = subprocess.run([os.path.join(SOURCE_DIR, "scripts", "pg-cluster.sh"), "start", self.pg_dir],
-                             check=True, capture_output=True, text=True,
-                             env=dict(os.environ, TIDINGS_PG_OPTIONS="-c fsync=off",
-                                      TIDINGS_TEST_FAKETIME=FAKETIME_LIB, **clock)).stdout
-        self.dsn = out.strip().splitlines()[-1]
+        self.cluster = Cluster("tidings-clock-pg-", env=dict(clock, TIDINGS_TEST_FAKETIME=FAKETIME_LIB))
+        self.dsn = self.cluster.start()
 
     def now(self):
         """This clock's time as an aware UTC datetime."""
@@ -187,8 +217,7 @@ class Clock:
         self.set(self.now() + dt.timedelta(seconds=seconds))
 
     def destroy(self):
-        subprocess.run([os.path.join(SOURCE_DIR, "scripts", "pg-cluster.sh"), "destroy", self.pg_dir],
-                       capture_output=True)
+        self.cluster.destroy()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -214,7 +243,7 @@ class Setup:
     secret and one outbox folder per organization."""
 
     def __init__(self, db, orgs=("acme",), batch=100, extra_engine="", channels=("email", "sms"),
-                 workers=2, lease=60):
+                 workers=2, lease=60, listen="127.0.0.1:0"):
         self.dir = tempfile.mkdtemp(prefix="tidings-it-")
         self.db = db
         self.clock = getattr(db, "clock", None)
@@ -225,7 +254,7 @@ class Setup:
         self.write("dsn", db.dsn + "\n")
         self.write("tidings.ini",
                    "[database]\ndsn = file:dsn\npool = 8\n"
-                   "[http]\nlisten = 127.0.0.1:0\nmax_body = 65536\n"
+                   f"[http]\nlisten = {listen}\nmax_body = 65536\n"
                    f"[plugins]\npath = {PLUGIN_DIR}\n"
                    "[orgs]\ndir = conf.d\n"
                    f"[dispatch]\nrecheck = 2\nbatch = {batch}\nworkers = {workers}\nlease = {lease}\n"
@@ -394,7 +423,8 @@ def resend_org(setup, org, fake, policy="", extra=""):
 
 
 def seed_messages(dsn, org, n, due="now()", channel="email", template="t_email", prefix="M",
-                  deadline="NULL", email="'u' || g || '@example.org'", phone="'+491711234567'"):
+                  deadline="NULL", email="'u' || g || '@example.org'", phone="'+491711234567'",
+                  fallback=None):
     """Writes n bookings with one due message each, straight into the tables (for the
     dispatcher's tests: how rows got there is not what they test)."""
     psql(dsn, f"""
@@ -411,9 +441,11 @@ def seed_messages(dsn, org, n, due="now()", channel="email", template="t_email",
           FROM generate_series(1, {n}) g
         ON CONFLICT DO NOTHING;
         INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,
-                                      template_key, scheduled_for, deadline, event_id, timing)
+                                      template_key, scheduled_for, deadline, event_id, timing,
+                                      fallback)
         SELECT '{org}', '{prefix}' || g, 'bulk', 's1', '{channel}', '{template}', {due},
-               {deadline}, 0, '{{"anchor": "trigger"}}'
+               {deadline}, 0, '{{"anchor": "trigger"}}',
+               {"NULL" if fallback is None else "'" + json.dumps(fallback) + "'::jsonb"}
           FROM generate_series(1, {n}) g;
         NOTIFY tidings_due;""")
 

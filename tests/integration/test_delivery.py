@@ -61,7 +61,8 @@ def row(dsn, booking):
 class Verdicts(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = Env(orgs=(("acme", "backoff = 200ms\nbackoff_max = 400ms\nmax_attempts = 3\n"),))
+        cls.env = Env(orgs=(("acme", "backoff = 200ms\nbackoff_max = 400ms\nmax_attempts = 3\n"
+                                     "unknown_wait = 300ms\n"),))
         cls.dsn = cls.env.db.dsn
         cls.fake = cls.env.fake
         cls.engine = cls.env.engine()
@@ -114,11 +115,13 @@ class Verdicts(unittest.TestCase):
     def test_dropped_connection_is_retried(self):
         self.fake.fault("/emails", "drop", count=1)
         seed_messages(self.dsn, "acme", 1, prefix="DR")
-        # libcurl itself retries a request once when a reused connection dies; either way the
-        # message is sent once, under its one key
+        # the request left and no answer came: the outcome is unknown, the row says so, and
+        # the next attempt (the same key, the same body) is sent once more
         self.assertEqual(self.wait_terminal("DR1")[0], "sent")
         stats = self.fake.stats()
         self.assertEqual((stats["dropped"], stats["accepted"]), (1, 1))
+        self.assertEqual(psql(self.dsn, "SELECT attempts, unknown_outcomes, outcome_unknown "
+                                        "FROM tidings.messages WHERE booking_id = 'DR1'"), [["2", "1", "f"]])
 
     def test_validation_error_fails_at_once_with_resends_message(self):
         self.fake.fault("/emails", "reject", count=1)

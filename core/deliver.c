@@ -457,6 +457,7 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
                         throttled ? "rate-limited by the provider" : "could not be sent", r->reason,
                         m->deadline_local ? m->deadline_local : "?",
                         m->outcome_unknown ? "; an earlier attempt's outcome is unknown" : "");
+            o->attempt_delta = throttled ? -1 : 0;
             stats->expired++;
             return;
         }

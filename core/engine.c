@@ -282,9 +282,11 @@ static void engine_reload(struct td_engine *e)
     pthread_mutex_lock(&e->world_lock);
     e->world = next;
     pthread_mutex_unlock(&e->world_lock);
+    /* compared with the other engines before it takes anything in: the old
+     * routes serve until the new ones replace them */
+    td_peers_changed(e->peers);
     if (td_world_go_live(next, &diag) < 0)
         td_diag_print(&diag, stderr, "tidings: ");
-    td_peers_changed(e->peers);
     td_dispatcher_world_changed(e->dispatcher);
     td_world_stop_triggers(old);
     td_world_release(old); /* the one taken above */

@@ -63,26 +63,24 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 struct call_state {
     struct curl_slist *headers;
     struct td_buf body; /* the answer */
-    const char *upload; /* the request body, handed to curl by on_upload */
-    size_t upload_len;
-    size_t upload_offset; /* how much of it curl has taken: > 0 means it may have left */
+    int sends;          /* times libcurl was about to send the request */
 };
 
-/* Hands curl the request body. There is deliberately no seek callback: when
- * a reused connection dies after the request was sent, libcurl would send it
- * again on a fresh connection by itself ("Connection died, retrying a fresh
- * connect") and report nothing; without a way to rewind the body it gives up
- * instead (CURLE_SEND_FAIL_REWIND), and the engine learns that the request
- * may have arrived. */
-static size_t on_upload(char *buffer, size_t size, size_t nitems, void *userdata)
+/* Called by libcurl just before it sends the request on a connection. When a
+ * reused connection dies after the request was sent, libcurl sends it again
+ * on a fresh connection by itself ("Connection died, retrying a fresh
+ * connect") and says nothing; the provider may then get it twice. The second
+ * call here is that re-send: it is refused, the call fails, and the engine
+ * learns that the request may have arrived. */
+static int on_before_send(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                          int conn_primary_port, int conn_local_port)
 {
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
     struct call_state *st = userdata;
-    size_t room = size * nitems;
-    size_t left = st->upload_len - st->upload_offset;
-    size_t n = left < room ? left : room;
-    memcpy(buffer, st->upload + st->upload_offset, n);
-    st->upload_offset += n;
-    return n;
+    return st->sends++ == 0 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
 /* Sets h up for call. Returns 0, or -ENOMEM. */
@@ -112,12 +110,10 @@ static int call_setup(CURL *h, const struct td_http_call *call, long default_tim
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &st->body);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_before_send);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, st);
     if (call->body) {
-        st->upload = call->body;
-        st->upload_len = call->body_len;
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
-        curl_easy_setopt(h, CURLOPT_READDATA, st);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, call->body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
     } else if (strcmp(call->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -129,15 +125,13 @@ static int call_setup(CURL *h, const struct td_http_call *call, long default_tim
 static void call_finish(CURL *h, CURLcode rc, struct call_state *st, struct td_http_reply *reply)
 {
     if (rc != CURLE_OK) {
-        /* no answer: did any of the request leave? (headers or body) */
-        long sent_headers = 0;
-        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent_headers);
-        bool left = st->upload_offset > 0 || sent_headers > 0 || rc == CURLE_SEND_FAIL_REWIND;
+        /* no answer: was the request sent (or about to be)? */
+        bool resend = st->sends > 1;
+        bool left = st->sends > 0;
         if (left)
             td_http_reply_mark_left(reply);
         snprintf(reply->error, sizeof(reply->error), "%s%s",
-                 rc == CURLE_SEND_FAIL_REWIND ? "the connection died after the request was sent"
-                                              : curl_easy_strerror(rc),
+                 resend ? "the connection died after the request was sent" : curl_easy_strerror(rc),
                  left ? " (the request left: the provider may have acted on it)" : "");
     } else {
         long status = 0;

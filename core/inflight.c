@@ -200,7 +200,12 @@ static int inflight_write(struct td_inflight *f, PGconn **c, bool *complained,
         return -EIO;
     char err[512] = "";
     int written = 0;
-    if (td_store_outcomes_write(*c, batch, n, &written, err, sizeof(err)) < 0) {
+    int rc = td_store_outcomes_write(*c, batch, n, &written, err, sizeof(err));
+    if (rc == -EAGAIN) {
+        td_log(TD_LOG_DEBUG, NULL, "dispatch", "writing %zu verdicts: %s; again", n, err);
+        return -EIO; /* a deadlock PostgreSQL resolved against this statement: again */
+    }
+    if (rc < 0) {
         if (td_db_connection_lost(*c) || PQstatus(*c) != CONNECTION_OK) {
             if (!*complained)
                 td_log(TD_LOG_ERROR, NULL, "dispatch",

@@ -203,7 +203,8 @@ struct td_outcome {
 /* Writes outcomes in one statement. Only rows that still carry the lease
  * token they were claimed with change (fencing): being sent under it, or
  * reclaimed after it ran out and not claimed again since. *written counts
- * them. */
+ * them. Returns 0, -EAGAIN when the database refused the statement for a
+ * passing reason (a deadlock it resolved against us: run it again), or -EIO. */
 int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t count, int *written,
                             char *err, size_t errcap);
 

@@ -8,14 +8,29 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* The SQLSTATE of this thread's last failed statement ("" when it had none). */
+static _Thread_local char last_sqlstate[6];
+
+bool store_last_error_transient(void)
+{
+    /* deadlock_detected, serialization_failure, lock_not_available */
+    return strcmp(last_sqlstate, "40P01") == 0 || strcmp(last_sqlstate, "40001") == 0 ||
+           strcmp(last_sqlstate, "55P03") == 0;
+}
 
 PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                      size_t errcap)
 {
     PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
+    last_sqlstate[0] = '\0';
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state)
+        snprintf(last_sqlstate, sizeof(last_sqlstate), "%s", state);
     const char *msg = PQresultErrorMessage(r);
     if (msg && *msg) {
         snprintf(err, errcap, "%s", msg);

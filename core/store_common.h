@@ -4,8 +4,14 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Whether this thread's last failed store_exec failed for a reason that
+ * passes by itself (a deadlock another transaction lost, a serialization
+ * failure, a lock not available): the statement can simply be run again. */
+bool store_last_error_transient(void);
 
 /* Runs sql with text parameters. Returns the result when its status is
  * COMMAND_OK or TUPLES_OK (caller PQclears), else NULL with err set. */

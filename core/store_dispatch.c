@@ -159,15 +159,30 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
     return 0;
 }
 
+static int outcome_order(const void *a, const void *b)
+{
+    const struct td_outcome *x = *(const struct td_outcome *const *)a;
+    const struct td_outcome *y = *(const struct td_outcome *const *)b;
+    int c = strcmp(x->org_id, y->org_id);
+    return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
 int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t count, int *written,
                             char *err, size_t errcap)
 {
     *written = 0;
     if (count == 0)
         return 0;
+    /* in one order, (org, id): writers that run at once lock rows alike */
+    const struct td_outcome **sorted = malloc(count * sizeof(*sorted));
+    if (!sorted)
+        return -ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        sorted[i] = &items[i];
+    qsort(sorted, count, sizeof(*sorted), outcome_order);
     json_t *rows = json_array();
     for (size_t i = 0; i < count; i++) {
-        const struct td_outcome *o = &items[i];
+        const struct td_outcome *o = sorted[i];
         json_t *row = json_pack(
             "{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i, s:O?, s:b}", "org_id",
             o->org_id, "id", (json_int_t)o->id, "token", (json_int_t)o->lease_token, "status",
@@ -176,6 +191,7 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
             "attempt_delta", o->attempt_delta, "fallback", o->fallback, "unknown", o->unknown);
         json_array_append_new(rows, row);
     }
+    free(sorted);
     char *text = json_dumps(rows, JSON_COMPACT);
     json_decref(rows);
     if (!text)
@@ -224,7 +240,7 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
         1, params, err, errcap);
     free(text);
     if (!r)
-        return -EIO;
+        return store_last_error_transient() ? -EAGAIN : -EIO;
     *written = (int)store_int64(r, 0, 0, 0);
     PQclear(r);
     return 0;

@@ -3,6 +3,7 @@
 # a Unix socket only (no TCP port to collide with), database and user "tidings".
 #
 # usage: scripts/pg-cluster.sh start DIR   create (first time) and start; prints the DSN
+#        scripts/pg-cluster.sh fresh DIR   destroy what is there, then create and start
 #        scripts/pg-cluster.sh stop DIR    stop it (the data stays)
 #        scripts/pg-cluster.sh restart DIR stop it fast and start it again (fault tests)
 #        scripts/pg-cluster.sh destroy DIR stop it and delete the data
@@ -18,7 +19,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 if [ -z "$cmd" ] || [ -z "$dir" ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 mkdir -p "$dir"
@@ -106,6 +107,7 @@ stop() {
 
 case "$cmd" in
   start) start ;;
+  fresh) stop; data=$(data_dir); rm -rf "$data"; rm -f "$dir/data"; start ;;
   stop) stop ;;
   restart)
     data=$(data_dir)
@@ -117,5 +119,5 @@ case "$cmd" in
     data=$(data_dir)
     rm -rf "$data"; rm -f "$dir/data"; rm -rf "$sock_dir" ;;
   dsn) cat "$dir/dsn" ;;
-  *) echo "pg-cluster: unknown command $cmd (start, stop, destroy, dsn)" >&2; exit 2 ;;
+  *) echo "pg-cluster: unknown command $cmd (start, fresh, stop, restart, destroy, dsn)" >&2; exit 2 ;;
 esac

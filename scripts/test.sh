@@ -26,15 +26,21 @@ for variant in build build-asan; do
 done
 # The clock-dependent tests again, with the clock of every process (the
 # PostgreSQL cluster, the engines and CLI calls the tests start; the tests
-# read the same clock file) set by libfaketime to fixed instants: late evening UTC on New Year's Eve (Berlin is already in the next
-# day and year), just before Berlin's spring change, in the approach to its
-# repeated autumn hour, and around Lord Howe's half-hour change (2026-10-03
-# 15:30 UTC; also the day after). A run at the real time came first.
+# The clock-dependent tests again, with the clock of every process (the
+# PostgreSQL cluster, the engines and CLI calls the tests start; the tests
+# read the same clock file) set by libfaketime to fixed instants: late evening
+# UTC on New Year's Eve (Berlin is already in the next day and year), just
+# before Berlin's spring change, in the approach to its repeated autumn hour,
+# and around Lord Howe's half-hour change (2026-10-03 15:30 UTC; also the day
+# after). A run at the real time came first. Every instant lies behind the
+# real clock: a clock set ahead by libfaketime stops PostgreSQL's own timers
+# (statement_timeout, deadlock detection) from firing.
+
 faketime_lib=$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1)
 clock_dir=$(mktemp -d /tmp/tidings-suite-clock.XXXXXX)
 chmod 755 "$clock_dir"
 trap 'rm -rf "$clock_dir"' EXIT
-for instant in 2026-12-31T23:30:00Z 2026-03-29T00:30:00Z 2026-10-25T00:30:00Z \
+for instant in 2025-12-31T23:30:00Z 2026-03-29T00:30:00Z 2026-10-25T00:30:00Z \
                2026-10-03T15:00:00Z 2026-10-04T15:30:00Z; do
   echo "== build: the timing tests at $instant"
   echo "+$(( $(date -u -d "$instant" +%s) - $(date -u +%s) ))" | sed 's/^+-/-/' > "$clock_dir/now"

@@ -32,7 +32,7 @@ TERMINAL = ("sent", "delivered", "failed", "held", "skipped", "expired", "cancel
 
 class Matrix:
     def __init__(self, per_channel, engines=1, lease=5, workers=2, batch=50, concurrency=8,
-                 seed=7, policy="", whatsapp_policy="", timeout_ms=10000):
+                 seed=7, policy="", whatsapp_policy="", timeout_ms=10000, legacy=False):
         self.per_channel = per_channel
         self.engine_count = engines
         self.rng = random.Random(seed)
@@ -47,8 +47,9 @@ class Matrix:
         s.secrets["acme"] = new_secret()
         s.write("secret-acme", s.secrets["acme"] + "\n")
         # quick retries, so that a run drains in seconds
+        # (legacy: an engine from before unknown outcomes, for "before" figures)
         core = (f"concurrency = {concurrency}\nmax_attempts = 12\nbackoff = 200ms\nbackoff_max = 2s\n"
-                f"unknown_wait = 500ms\n{policy}")
+                f"{'' if legacy else 'unknown_wait = 500ms' + chr(10)}{policy}")
         s.write("conf.d/acme.ini",
                 "[org]\nid = acme\nname = Acme\ntimezone = Europe/Berlin\ncountry = 49\n"
                 "[trigger.webhook]\nplugin = booking_webhook\nsecret = file:../secret-acme\n"
@@ -129,8 +130,10 @@ class Matrix:
 
     def report(self, took):
         accepted = self.fake.accepted()
-        installation = scalar(self.dsn, "SELECT id FROM tidings.installation")
-        rows = psql(self.dsn, "SELECT id, channel, status, unknown_outcomes FROM tidings.messages "
+        new_schema = scalar(self.dsn, "SELECT to_regclass('tidings.installation') IS NOT NULL") == "t"
+        installation = scalar(self.dsn, "SELECT id FROM tidings.installation") if new_schema else None
+        unknown = "unknown_outcomes" if new_schema else "0"
+        rows = psql(self.dsn, f"SELECT id, channel, status, {unknown} FROM tidings.messages "
                               "WHERE org_id = 'acme'")
         out = {"drain_s": round(took, 1), "kills": self.kills, "postgresql_restarts": self.restarts}
         for ch in CHANNELS:
@@ -139,7 +142,8 @@ class Matrix:
             states, lost, doubled, unknown, accepted_but_failed = {}, 0, 0, 0, 0
             for mid, _, status, unk in mine:
                 states[status] = states.get(status, 0) + 1
-                n = counts.get(f"td-{installation}-acme-{mid}", 0)
+                key = f"td-{installation}-acme-{mid}" if installation else f"tidings-acme-{mid}"
+                n = counts.get(key, 0)
                 unknown += int(unk)
                 doubled += max(0, n - 1)
                 if n == 0 and status not in ("held",):

@@ -205,7 +205,11 @@ class Clock:
         return dt.datetime.fromtimestamp(time.time() + self.offset, dt.timezone.utc)
 
     def set(self, when):
-        """Moves the clock to when (an aware datetime) for every process reading it."""
+        """Moves the clock to when (an aware datetime, behind the real clock: a clock that
+        libfaketime sets ahead stops PostgreSQL's own timers, statement_timeout and deadlock
+        detection) for every process reading it."""
+        if when.timestamp() > time.time():
+            raise ValueError(f"{when} is ahead of the real clock; choose an instant in the past")
         self.offset = when.timestamp() - time.time()
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

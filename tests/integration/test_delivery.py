@@ -136,6 +136,16 @@ class Verdicts(unittest.TestCase):
         self.assertEqual((status, reason), ("failed", "customer.email: not a valid e-mail address"))
         self.assertEqual(self.fake.stats()["requests"].get("/emails", 0), 0)
 
+    def test_throttled_past_its_deadline_expires_at_once(self):
+        # the provider says "come back in 10 minutes", but the booking starts in one
+        self.fake.fault("/emails", "status", status=429, retry_after=600, count=1)
+        seed_messages(self.dsn, "acme", 1, prefix="TD", deadline="now() + interval '1 minute'")
+        status, attempts, reason, _ = self.wait_terminal("TD1")
+        self.assertEqual(status, "expired")
+        self.assertRegex(reason, r"^rate-limited by the provider \(resend 429 rate_limit_exceeded: .*\) "
+                                 r"until after its deadline \(\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d\)$")
+        self.assertEqual(attempts, "0")  # a 429 uses no attempt
+
     def test_past_deadline_expires_instead_of_sending_late(self):
         seed_messages(self.dsn, "acme", 1, prefix="EX", due="now() - interval '2 hours'",
                       deadline="now() - interval '1 hour'")

@@ -15,6 +15,8 @@
 #ifndef TD_BOOKING_H
 #define TD_BOOKING_H
 
+#include "problems.h"
+
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,13 +35,18 @@ struct td_booking {
 };
 
 /* Parses and checks a booking document. Returns 0 and fills out (release with
- * td_booking_clear), or -EINVAL with what is wrong in err, naming the field
- * ("start: '2026-13-01' is not an RFC 3339 time"). */
+ * td_booking_clear), or -EINVAL with everything that is wrong in err, each
+ * naming its field ("start: '2026-13-01' is not an RFC 3339 time"). */
 int td_booking_parse(const char *json, size_t len, struct td_booking *out, char *err,
                      size_t errcap);
 
-/* Builds a booking from an already parsed document (takes a reference). */
+/* Builds a booking from an already parsed document (takes a reference);
+ * err gets every problem, "; "-separated. */
 int td_booking_from_json(json_t *doc, struct td_booking *out, char *err, size_t errcap);
+
+/* As td_booking_from_json, adding every problem to p (each naming its
+ * field) instead of writing a text. */
+int td_booking_read(json_t *doc, struct td_booking *out, struct td_problems *p);
 
 /* Releases the document; the struct can be reused. */
 void td_booking_clear(struct td_booking *b);

@@ -16,6 +16,11 @@ enum td_exit {
  * exit code to leave with. */
 int td_cli_load_conf(const char *path, struct td_conf **out);
 
+/* As td_cli_load_conf, but an organization's problems do not refuse the
+ * configuration (they are printed; the engine disables that organization):
+ * only problems of tidings.ini itself, or every organization having some. */
+int td_cli_load_conf_per_org(const char *path, struct td_conf **out);
+
 int td_cli_run(const char *config_path, int argc, char **argv);
 int td_cli_migrate(const char *config_path, int argc, char **argv);
 int td_cli_check(const char *config_path, int argc, char **argv);

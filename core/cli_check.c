@@ -16,26 +16,33 @@ static const char check_usage[] =
     "\n"
     "Validates tidings.ini, every conf.d/<org>.ini and every plugin on the plugin path:\n"
     "unknown keys, missing keys, bad values, unreadable secrets, plugins that cannot be\n"
-    "loaded. Prints one line per problem naming file, section and line, and exits 1 when\n"
-    "there is any (2 when the configuration file is missing).\n"
+    "loaded, and everything a plugin itself refuses: each section's plugin is created\n"
+    "(its create() checks the settings, as at `run`) and destroyed again, with no\n"
+    "request sent and nothing started. Prints one line per problem naming file,\n"
+    "section and line, and exits 1 when there is any (2 when the configuration file\n"
+    "is missing). At `run`, an organization with a problem is disabled and the\n"
+    "others run; `check` reports them all.\n"
     "--connections also asks every provider whether its credentials work (Resend: GET\n"
     "/api-keys; Infobip: GET /account/1/balance) and prints one line per connection; keys\n"
     "are never printed.\n";
 
-/* Creates every channel instance and runs its connection test. Returns how
- * many failed. */
-static int check_connections(struct td_conf *conf, struct td_loader *loader)
+/* Creates every instance of every organization without a problem so far
+ * (plugin create(), as `run` does; nothing started), adding what the
+ * plugins refuse to diag; with connections, runs each channel's connection
+ * test. Returns how many connection tests failed. */
+static int check_create(struct td_conf *conf, struct td_loader *loader, bool connections,
+                        struct td_diag *diag)
 {
     struct td_engine e = {.conf = conf, .loader = loader};
-    struct td_diag diag = {0};
     struct td_world *w = NULL;
-    if (td_http_client_global_init() < 0 || td_world_create(&e, conf, false, NULL, &w, &diag) < 0) {
-        td_diag_print(&diag, stderr, "");
-        td_diag_clear(&diag);
-        return 1;
+    if (td_http_client_global_init() < 0) {
+        td_diag_add(diag, "cannot initialise libcurl");
+        return 0;
     }
     int failed = 0;
-    for (size_t i = 0; i < w->instance_count; i++) {
+    if (td_world_create(&e, conf, false, NULL, TD_WORLD_PER_ORG, &w, diag) < 0)
+        w = NULL;
+    for (size_t i = 0; connections && w && i < w->instance_count; i++) {
         struct td_instance *in = &w->instances[i];
         if (in->cfg->kind != TD_PLUGIN_CHANNEL)
             continue;
@@ -100,17 +107,23 @@ int td_cli_check(const char *config_path, int argc, char **argv)
     if (conf->org_count == 0)
         td_diag_add(&diag, "%s: no organizations in %s (add conf.d/<org>.ini)", config_path,
                     conf->engine.orgs_dir ? conf->engine.orgs_dir : "(unset)");
+    int failed = 0;
+    if (loader && conf->engine.plugin_path && !conf->engine_problems)
+        failed = check_create(conf, loader, connections, &diag);
     if (diag.count) {
         td_diag_print(&diag, stderr, "");
         fprintf(stderr, "tidings check: %zu problem%s\n", diag.count, diag.count == 1 ? "" : "s");
+        for (size_t o = 0; o < conf->org_count; o++) {
+            if (conf->orgs[o].problems)
+                fprintf(stderr, "tidings check: organization %s would be disabled at run\n",
+                        conf->orgs[o].id ? conf->orgs[o].id : conf->orgs[o].path);
+        }
         rc = TD_EXIT_FAILURE;
     } else {
         printf("ok: %s, %zu organization%s, %zu channel%s, %zu trigger%s\n", config_path,
                conf->org_count, conf->org_count == 1 ? "" : "s", channels, channels == 1 ? "" : "s",
                triggers, triggers == 1 ? "" : "s");
-        rc = TD_EXIT_OK;
-        if (connections && check_connections(conf, loader) > 0)
-            rc = TD_EXIT_FAILURE;
+        rc = failed ? TD_EXIT_FAILURE : TD_EXIT_OK;
     }
     td_loader_destroy(loader);
     td_diag_clear(&diag);

@@ -45,6 +45,12 @@ static const struct conf_key engine_keys[] = {
      ENGINE_LONG(http_max_body)},
     {"http", "timeout", TD_VALUE_INT, false, "15", 1, 3600, false, ENGINE_LONG(http_timeout_s)},
     {"http", "threads", TD_VALUE_INT, false, "4", 1, 256, false, ENGINE_LONG(http_threads)},
+    {"http", "header_timeout", TD_VALUE_INT, false, "5", 1, 3600, false,
+     ENGINE_LONG(http_header_timeout_s)},
+    {"http", "max_connections", TD_VALUE_INT, false, "1000", 16, 100000, false,
+     ENGINE_LONG(http_max_connections)},
+    {"http", "max_connections_per_client", TD_VALUE_INT, false, "64", 1, 100000, false,
+     ENGINE_LONG(http_max_per_client)},
     {"http", "public_url", TD_VALUE_URL, false, NULL, 0, 0, false, ENGINE_TEXT(public_url)},
     {"http", "callback_secret", TD_VALUE_STRING, false, NULL, 0, 0, true,
      ENGINE_TEXT(callback_secret)},
@@ -246,6 +252,7 @@ static void conf_org_clear(struct td_org_config *org)
     free(org->timezone);
     free(org->locale);
     free(org->country);
+    free(org->problem);
     memset(org, 0, sizeof(*org));
 }
 
@@ -273,7 +280,9 @@ static int conf_org_load(const char *path, struct td_org_config *org, struct td_
     char *stem = td_path_stem(path, ".ini");
     if (!stem)
         return -ENOMEM;
-    if (org->id && strcmp(stem, org->id) != 0) {
+    if (!org->id) /* missing (a problem already): known by its file's name */
+        org->id = strdup(stem);
+    else if (strcmp(stem, org->id) != 0) {
         struct td_ini_section *s = td_ini_section_find(org->ini, "org");
         struct td_ini_entry *e = td_ini_entry_take(s, "id");
         td_diag_add(diag, "%s:%d: [org] id '%s' does not match the file name (expected '%s')", path,
@@ -328,10 +337,11 @@ static int conf_load_accounts(struct td_ini *ini, struct td_conf *conf, struct t
 }
 
 /* Every account a channel names must be defined in tidings.ini. */
-static void conf_check_accounts_used(const struct td_conf *conf, struct td_diag *diag)
+static void conf_check_accounts_used(struct td_conf *conf, struct td_diag *diag)
 {
     for (size_t o = 0; o < conf->org_count; o++) {
-        const struct td_org_config *org = &conf->orgs[o];
+        struct td_org_config *org = &conf->orgs[o];
+        size_t before = diag->count;
         for (size_t i = 0; i < org->instance_count; i++) {
             const char *name = org->instances[i].policy.account;
             if (name && !td_conf_account(conf, name))
@@ -341,7 +351,17 @@ static void conf_check_accounts_used(const struct td_conf *conf, struct td_diag 
                             org->path, org->instances[i].section->line,
                             org->instances[i].section->name, name, name, conf->engine.path);
         }
+        td_conf_org_blame(org, diag, before);
     }
+}
+
+void td_conf_org_blame(struct td_org_config *org, const struct td_diag *diag, size_t from)
+{
+    if (diag->count <= from)
+        return;
+    if (!org->problem)
+        org->problem = strdup(diag->lines[from] ? diag->lines[from] : "a problem");
+    org->problems += diag->count - from;
 }
 
 static int conf_cmp_names(const void *a, const void *b)
@@ -425,11 +445,15 @@ int td_conf_load(const char *path, struct td_conf **out, struct td_diag *diag)
             goto out_fail;
         }
     }
+    conf->engine_problems = diag->count;
     for (size_t i = 0; i < nfiles; i++) {
-        rc = conf_org_load(files[i], &conf->orgs[conf->org_count], diag);
+        size_t before = diag->count;
+        struct td_org_config *org = &conf->orgs[conf->org_count];
+        rc = conf_org_load(files[i], org, diag);
         conf->org_count++;
         if (rc < 0)
             goto out_fail;
+        td_conf_org_blame(org, diag, before);
     }
     conf_check_accounts_used(conf, diag);
     rc = 0;

@@ -23,6 +23,9 @@ struct td_engine_config {
     long http_max_body;
     long http_timeout_s;
     long http_threads;
+    long http_header_timeout_s; /* a request's headers must be in within this */
+    long http_max_connections;  /* open at once, over all clients */
+    long http_max_per_client;   /* open at once from one client address */
     char *plugin_path; /* colon-separated folders, absolute */
     char *orgs_dir;
     long dispatch_batch;
@@ -59,6 +62,11 @@ struct td_org_config {
     struct td_instance_config *instances;
     size_t instance_count;
     struct td_ini *ini;
+    /* problems found in this organization's configuration (its file, its
+     * sections against their plugins), and the first of them: the engine
+     * does not serve an organization with any */
+    size_t problems;
+    char *problem;
 };
 
 struct td_conf {
@@ -67,10 +75,12 @@ struct td_conf {
     size_t org_count;
     struct td_account_config *accounts;
     size_t account_count;
+    size_t engine_problems; /* problems in tidings.ini itself (not an organization's) */
 };
 
 /* Reads the engine file at path and every *.ini in its orgs folder. Problems
- * go to diag, each naming file, section and line. Returns 0 with *out set
+ * go to diag, each naming file, section and line, and are counted where
+ * they belong (conf->engine_problems, or the organization's problems). Returns 0 with *out set
  * (caller destroys it) when the engine file could be read, even if diag holds
  * problems; -ENOENT when path does not exist; another negative errno when it
  * could not be read. */
@@ -85,5 +95,9 @@ const struct td_account_config *td_conf_account(const struct td_conf *conf, cons
 /* Returns the organization with id, or NULL. Borrowed from conf. */
 
 const struct td_org_config *td_conf_org(const struct td_conf *conf, const char *id);
+
+/* Counts the diag lines from index `from` on as problems of org (keeping the
+ * first as org->problem). */
+void td_conf_org_blame(struct td_org_config *org, const struct td_diag *diag, size_t from);
 
 #endif

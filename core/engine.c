@@ -34,12 +34,37 @@
 /* The message counts in /metrics come from the database; this often at most. */
 #define METRICS_SNAPSHOT_MS 10000
 
-static bool engine_org_known(void *ctx, const char *org_id)
+/* The HTTP server's question for a request no route took: is its
+ * organization one this engine disabled? (The answer says no more than that:
+ * the reason is in the log, not in an answer anyone can read.) */
+static const char *engine_org_disabled(void *ctx, const char *org_id)
 {
     struct td_world *w = td_engine_world(ctx);
-    bool known = td_world_org(w, org_id) != NULL;
+    struct td_org_state *st = td_world_org(w, org_id);
+    bool disabled = st && st->disabled;
     td_world_release(w);
-    return known;
+    return disabled ? "this organization is disabled: its configuration is refused (the "
+                      "engine log says why); try again later"
+                    : NULL;
+}
+
+/* Logs each disabled organization of w and sets tidings_org_disabled. */
+static void engine_report_disabled(struct td_engine *e, struct td_world *w)
+{
+    td_metrics_clear(e->metrics, "tidings_org_disabled");
+    for (size_t o = 0; o < w->conf->org_count; o++) {
+        const struct td_org_state *st = &w->orgs[o];
+        char labels[160];
+        snprintf(labels, sizeof(labels), "org=\"%s\"", st->org->id);
+        td_metrics_set(e->metrics, "tidings_org_disabled", labels, st->disabled ? 1 : 0);
+        if (st->disabled)
+            td_log(TD_LOG_ERROR, st->org->id, "engine",
+                   "ALERT organization %s is disabled (%zu problem%s in its configuration, "
+                   "the first: %s): nothing of it runs until a fixed configuration is "
+                   "reloaded; the other organizations run",
+                   st->org->id, st->org->problems, st->org->problems == 1 ? "" : "s",
+                   st->disabled);
+    }
 }
 
 struct td_world *td_engine_world(struct td_engine *e)
@@ -124,6 +149,8 @@ static void engine_metrics(void *ctx, const struct td_http_request *req,
     (void)req;
     struct td_engine *e = ctx;
     engine_metrics_snapshot(e);
+    td_metrics_set(e->metrics, "tidings_http_cut_total", "",
+                   (double)td_http_server_cut(e->http));
     struct td_buf out = {0};
     td_metrics_render(e->metrics, &out);
     td_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", td_buf_str(&out),
@@ -253,7 +280,7 @@ static void engine_reload(struct td_engine *e)
     struct td_world *old = td_engine_world(e);
     struct td_world *next = NULL;
     if (rc == 0 && diag.count == 0) {
-        rc = td_world_create(e, conf, true, old, &next, &diag);
+        rc = td_world_create(e, conf, true, old, TD_WORLD_WHOLE, &next, &diag);
         conf = NULL; /* the world owns it, or freed it */
     }
     if (rc == 0 && diag.count == 0 && td_engine_register_orgs(e, next->conf) < 0)
@@ -288,6 +315,7 @@ static void engine_reload(struct td_engine *e)
     if (td_world_go_live(next, &diag) < 0)
         td_diag_print(&diag, stderr, "tidings: ");
     td_dispatcher_world_changed(e->dispatcher);
+    engine_report_disabled(e, next);
     td_world_stop_triggers(old);
     td_world_release(old); /* the one taken above */
     td_world_retire(old);  /* once the rounds in flight on it are done */
@@ -349,28 +377,37 @@ int td_engine_run(struct td_conf *conf)
     e.sequences = td_sequence_cache_create();
     e.metrics = td_metrics_create();
     e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
-    e.http = td_http_server_create(conf->engine.http_listen, (size_t)conf->engine.http_max_body,
-                                   (int)conf->engine.http_timeout_s, (int)conf->engine.http_threads,
-                                   engine_org_known, &e);
+    struct td_http_limits limits = {
+        .max_body = (size_t)conf->engine.http_max_body,
+        .timeout_s = conf->engine.http_timeout_s,
+        .header_timeout_s = conf->engine.http_header_timeout_s,
+        .threads = conf->engine.http_threads,
+        .max_connections = conf->engine.http_max_connections,
+        .max_per_client = conf->engine.http_max_per_client,
+    };
+    e.http = td_http_server_create(conf->engine.http_listen, &limits, engine_org_disabled, &e);
     if (!e.loader || !e.pool || !e.http || !e.sequences || !e.metrics) {
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;
     }
-    /* every section against its plugin first: a bad configuration touches nothing */
-    if (td_engine_check_instances(conf, e.loader, &diag) > 0) {
+    /* every section against its plugin first: an organization with a bad
+     * section is disabled before anything of it is made */
+    if (td_engine_check_instances(conf, e.loader, &diag) > 0)
         td_diag_print(&diag, stderr, "");
-        fprintf(stderr, "tidings: %zu problem%s in the configuration\n", diag.count,
-                diag.count == 1 ? "" : "s");
-        goto out_cleanup;
-    }
+    td_diag_clear(&diag);
     if (engine_check_schema(&e) < 0 || td_engine_register_orgs(&e, conf) < 0)
         goto out_cleanup;
     struct td_world *world = NULL;
-    if (td_world_create(&e, conf, false, NULL, &world, &diag) < 0) {
-        td_diag_print(&diag, stderr, "tidings: ");
+    int wrc = td_world_create(&e, conf, false, NULL, TD_WORLD_PER_ORG, &world, &diag);
+    td_diag_print(&diag, stderr, "tidings: ");
+    if (wrc < 0) {
+        fprintf(stderr, "tidings: %s\n",
+                wrc == -ENOMEM ? "out of memory"
+                               : "every organization's configuration is refused: nothing to run");
         goto out_cleanup;
     }
     e.world = world;
+    engine_report_disabled(&e, world);
     /* compared with the other engines before anything is taken in or sent */
     if (td_peers_start(&e, &e.peers) < 0) {
         fprintf(stderr, "tidings: out of memory\n");

@@ -65,9 +65,10 @@ struct td_engine {
 };
 
 /* Checks every instance section of every organization against its plugin
- * (loading plugins through loader). Problems go to diag. Returns how many
- * sections had problems. Used by `tidings check` and at start. */
-int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
+ * (loading plugins through loader). Problems go to diag and are counted
+ * against their organization. Returns how many sections had problems. Used
+ * by `tidings check`, at start and at a reload. */
+int td_engine_check_instances(struct td_conf *conf, struct td_loader *loader,
                               struct td_diag *diag);
 
 /* Creates the instance of section cfg of org in world w (settings built,

@@ -64,7 +64,10 @@ static int host_http_route(const struct td_host *host, const char *method, const
 static int host_submit(const struct td_host *host, const struct td_event *ev,
                        struct td_submit_result *out)
 {
-    return td_intake_submit(host_instance(host), ev, out);
+    /* a plugin built for ABI 1.1 has a shorter result */
+    struct td_instance *in = host_instance(host);
+    return in->plugin->desc->abi_minor >= 2 ? td_intake_submit(in, ev, out)
+                                            : td_intake_submit_1_1(in, ev, out);
 }
 
 static int host_http_request(const struct td_host *host, const struct td_http_call *call,

@@ -2,6 +2,7 @@
 #include "http_server.h"
 
 #include "buf.h"
+#include "http_guard.h"
 #include "config_value.h"
 #include "log.h"
 
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 
 struct route {
     char *method;
@@ -30,11 +33,10 @@ struct route {
 struct td_http_server {
     char *host;
     int port;
-    size_t max_body;
-    int timeout_s;
-    int threads;
-    td_http_org_known_fn org_known;
+    struct td_http_limits limits;
+    td_http_org_disabled_fn org_disabled;
     void *org_ctx;
+    struct td_http_guard *guard;
     struct MHD_Daemon *daemon;
     pthread_mutex_t lock;
     pthread_cond_t idle;
@@ -42,16 +44,30 @@ struct td_http_server {
     size_t route_count;
 };
 
-/* Per-request state, kept across libmicrohttpd's calls for one request. */
+/* Per-request state, kept across libmicrohttpd's calls for one request:
+ * made when the request line is in (from the raw path), freed when the
+ * request completes. */
 struct request_state {
     struct route *route;
     struct td_buf body;
+    bool begun;     /* the headers are in and were looked at */
     bool too_large;
+    bool bad_path;  /* %2F (an encoded slash) or %00 in the raw path or query */
     struct MHD_Connection *conn;
 };
 
-struct td_http_server *td_http_server_create(const char *listen, size_t max_body, int timeout_s,
-                                             int threads, td_http_org_known_fn org_known,
+/* A request's headers may add up to this many bytes (431 past it; the
+ * connection's memory holds up to HTTP_CONNECTION_MEMORY). */
+#define HTTP_MAX_HEADER_BYTES   (32 * 1024)
+#define HTTP_CONNECTION_MEMORY  (256 * 1024)
+/* libmicrohttpd's own connection limit is this far above [http]
+ * max_connections (split over its threads, so each has room while the guard
+ * evicts). */
+#define HTTP_CONNECTION_HEADROOM 256
+
+struct td_http_server *td_http_server_create(const char *listen,
+                                             const struct td_http_limits *limits,
+                                             td_http_org_disabled_fn org_disabled,
                                              void *org_ctx)
 {
     struct td_http_server *s = calloc(1, sizeof(*s));
@@ -69,10 +85,8 @@ struct td_http_server *td_http_server_create(const char *listen, size_t max_body
         return NULL;
     }
     s->port = (int)port;
-    s->max_body = max_body;
-    s->timeout_s = timeout_s;
-    s->threads = threads;
-    s->org_known = org_known;
+    s->limits = *limits;
+    s->org_disabled = org_disabled;
     s->org_ctx = org_ctx;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
@@ -144,15 +158,6 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct td_http
     return rc;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *message)
-{
-    struct td_http_response resp = {0};
-    td_http_respond_error(&resp, status, message);
-    enum MHD_Result rc = send_response(conn, &resp);
-    response_clear(&resp);
-    return rc;
-}
-
 static const char *request_header(const struct td_http_request *req, const char *name)
 {
     struct request_state *st = req->engine_private;
@@ -197,20 +202,180 @@ static void route_release(struct td_http_server *s, struct route *r)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* The 404 for a path no route has: names an unknown organization precisely. */
-static enum MHD_Result send_not_found(struct td_http_server *s, struct MHD_Connection *conn,
-                                      const char *url)
+/* The organization a path names, "/v1/orgs/<org>/..." or
+ * "/v1/callbacks/<org>/...", into out (empty when it names none). */
+static void path_org(const char *path, char *out, size_t cap)
 {
-    static const char prefix[] = "/v1/orgs/";
-    if (strncmp(url, prefix, sizeof(prefix) - 1) == 0 && s->org_known) {
-        const char *org = url + sizeof(prefix) - 1;
+    static const char *const prefixes[] = {"/v1/orgs/", "/v1/callbacks/"};
+    out[0] = '\0';
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], n) != 0)
+            continue;
+        const char *org = path + n;
         const char *slash = strchr(org, '/');
-        char id[80];
-        snprintf(id, sizeof(id), "%.*s", (int)(slash ? slash - org : (long)strlen(org)), org);
-        if (!s->org_known(s->org_ctx, id))
-            return send_error(conn, 404, "unknown organization");
+        size_t len = slash ? (size_t)(slash - org) : strlen(org);
+        if (len && len < cap && len <= 64) {
+            memcpy(out, org, len);
+            out[len] = '\0';
+        }
+        return;
     }
-    return send_error(conn, 404, "no such endpoint");
+}
+
+/* A path as it may be logged: a callback path's last segment is its
+ * credential and is masked. */
+static void path_loggable(const char *path, char *out, size_t cap)
+{
+    static const char prefix[] = "/v1/callbacks/";
+    const char *last = strrchr(path, '/');
+    if (strncmp(path, prefix, sizeof(prefix) - 1) == 0 && last && last > path + sizeof(prefix))
+        snprintf(out, cap, "%.*s/<token>", (int)(last - path), path);
+    else
+        snprintf(out, cap, "%.200s", path);
+}
+
+/* Answers an error the server makes itself (JSON, like every answer), and
+ * logs it as a rejected request. */
+static enum MHD_Result send_rejection(struct td_http_server *s, struct MHD_Connection *conn,
+                                      const char *method, const char *url, int status,
+                                      const char *message, const char *retry_after)
+{
+    struct td_http_response resp = {0};
+    td_http_respond_error(&resp, status, message);
+    if (retry_after)
+        td_http_respond_header(&resp, "Retry-After", retry_after);
+    char org[80], route[240];
+    path_org(url, org, sizeof(org));
+    path_loggable(url, route, sizeof(route));
+    td_http_guard_log_rejected(s->guard, org[0] ? org : NULL, method, route, status, message);
+    enum MHD_Result rc = send_response(conn, &resp);
+    response_clear(&resp);
+    return rc;
+}
+
+/* Counts one header's bytes (and Content-Length headers that disagree). */
+struct header_tally {
+    size_t bytes;
+    const char *content_length;
+    bool conflict;
+    bool chunked;
+};
+
+static enum MHD_Result tally_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct header_tally *t = cls;
+    t->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (t->content_length && (!value || strcmp(t->content_length, value) != 0))
+            t->conflict = true;
+        t->content_length = value;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        t->chunked = true;
+    }
+    return MHD_YES;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the raw request target before it is
+ * decoded; the request's state starts here. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    struct request_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->conn = conn;
+    /* an encoded slash or NUL would be decoded onto another route */
+    for (const char *p = uri; p && *p; p++) {
+        if (p[0] == '%' && p[1] && p[2] &&
+            ((p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) || (p[1] == '0' && p[2] == '0')))
+            st->bad_path = true;
+    }
+    return st;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: every connection is watched from its
+ * accept to its close. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct td_http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? td_http_guard_open(s->guard, info->connect_fd) : NULL;
+    } else {
+        td_http_guard_close(s->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static struct td_http_guarded *connection_guarded(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
+/* The "error" of a JSON error answer, or "". */
+static void response_reason(const struct td_http_response *resp, char *out, size_t cap)
+{
+    out[0] = '\0';
+    json_error_t jerr;
+    json_t *j = resp->body ? json_loadb(resp->body, resp->body_len, 0, &jerr) : NULL;
+    const char *e = json_string_value(json_object_get(j, "error"));
+    snprintf(out, cap, "%.200s", e ? e : "");
+    json_decref(j);
+}
+
+/* The first look at a request whose headers are in: path, header size and
+ * Content-Length checks, the route. Returns MHD_YES to go on reading the
+ * body, or the result of an answer already queued. */
+static enum MHD_Result request_begin(struct td_http_server *s, struct MHD_Connection *conn,
+                                     struct request_state *st, const char *url,
+                                     const char *method, bool *answered)
+{
+    *answered = true;
+    st->begun = true;
+    td_http_guard_headers_in(s->guard, connection_guarded(conn));
+    if (st->bad_path)
+        return send_rejection(s, conn, method, url, 400,
+                              "the path has an encoded slash (%2F) or NUL (%00)", NULL);
+    struct header_tally t = {0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, tally_header, &t);
+    if (t.bytes > HTTP_MAX_HEADER_BYTES)
+        return send_rejection(s, conn, method, url, 431, "request headers too large", NULL);
+    if (t.conflict || (t.chunked && t.content_length))
+        return send_rejection(s, conn, method, url, 400,
+                              "conflicting Content-Length (or Content-Length with "
+                              "Transfer-Encoding)",
+                              NULL);
+    bool path_known;
+    pthread_mutex_lock(&s->lock);
+    struct route *r = route_acquire(s, method, url, &path_known);
+    pthread_mutex_unlock(&s->lock);
+    if (!r) {
+        char org[80];
+        path_org(url, org, sizeof(org));
+        const char *why = org[0] && s->org_disabled ? s->org_disabled(s->org_ctx, org) : NULL;
+        if (why)
+            return send_rejection(s, conn, method, url, 503, why, "30");
+        /* a 405 on an organization's path would tell which organizations
+         * exist: those get the 404 every unknown path gets */
+        if (path_known && !org[0])
+            return send_rejection(s, conn, method, url, 405, "method not allowed", NULL);
+        return send_rejection(s, conn, method, url, 404, "no such endpoint", NULL);
+    }
+    long n;
+    if (t.content_length && td_parse_long(t.content_length, 0, (long)s->limits.max_body, &n) < 0) {
+        route_release(s, r);
+        return send_rejection(s, conn, method, url, 413, "request body too large", NULL);
+    }
+    st->route = r;
+    *answered = false;
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -220,42 +385,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)version;
     struct td_http_server *s = cls;
     struct request_state *st = *con_cls;
-    if (!st) {
-        bool path_known;
-        pthread_mutex_lock(&s->lock);
-        struct route *r = route_acquire(s, method, url, &path_known);
-        pthread_mutex_unlock(&s->lock);
-        if (!r) {
-            if (path_known)
-                return send_error(conn, 405, "method not allowed");
-            return send_not_found(s, conn, url);
-        }
-        const char *len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        long n;
-        if (len && (td_parse_long(len, 0, (long)s->max_body, &n) < 0)) {
-            route_release(s, r);
-            return send_error(conn, 413, "request body too large");
-        }
-        st = calloc(1, sizeof(*st));
-        if (!st) {
-            route_release(s, r);
-            return MHD_NO;
-        }
-        st->route = r;
-        st->conn = conn;
-        *con_cls = st;
-        return MHD_YES;
+    if (!st)
+        return MHD_NO; /* no memory for its state */
+    if (!st->begun) {
+        bool answered;
+        enum MHD_Result rc = request_begin(s, conn, st, url, method, &answered);
+        return rc;
     }
+    if (!st->route)
+        return MHD_NO; /* answered already; nothing more to read */
     if (*upload_data_size) {
-        if (!st->too_large && st->body.len + *upload_data_size <= s->max_body)
+        if (!st->too_large && st->body.len + *upload_data_size <= s->limits.max_body)
             td_buf_append(&st->body, upload_data, *upload_data_size);
         else
             st->too_large = true;
         *upload_data_size = 0;
         return MHD_YES;
     }
+    td_http_guard_request_in(s->guard, connection_guarded(conn));
     if (st->too_large)
-        return send_error(conn, 413, "request body too large");
+        return send_rejection(s, conn, method, url, 413, "request body too large", NULL);
     struct td_http_request req = {
         .method = method,
         .path = url,
@@ -267,6 +416,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     };
     struct td_http_response resp = {0};
     st->route->handler(st->route->ctx, &req, &resp);
+    if (resp.status >= 400) {
+        char org[80], route[240], reason[220];
+        path_org(url, org, sizeof(org));
+        path_loggable(st->route->path, route, sizeof(route));
+        response_reason(&resp, reason, sizeof(reason));
+        td_http_guard_log_rejected(s->guard, org[0] ? org : NULL, method, route, resp.status,
+                                   reason);
+    }
     enum MHD_Result rc = send_response(conn, &resp);
     response_clear(&resp);
     return rc;
@@ -275,13 +432,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     struct td_http_server *s = cls;
     struct request_state *st = *con_cls;
+    td_http_guard_answered(s->guard, connection_guarded(conn));
     if (!st)
         return;
-    route_release(s, st->route);
+    if (st->route)
+        route_release(s, st->route);
     td_buf_reset(&st->body);
     free(st);
     *con_cls = NULL;
@@ -302,6 +460,25 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     td_buf_reset(&b);
 }
 
+/* Lets the process keep as many files open as the hard limit allows, so that
+ * max_connections, not the default of 1024 descriptors, bounds the server. */
+static void raise_file_limit(long want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < want)
+        td_log(TD_LOG_WARN, NULL, "http",
+               "only %ld files may be open (RLIMIT_NOFILE): fewer than the %ld "
+               "connections [http] max_connections allows plus the engine's own; raise the "
+               "limit (LimitNOFILE= in a systemd unit) or lower max_connections",
+               (long)rl.rlim_cur, want);
+}
+
 int td_http_server_start(struct td_http_server *s, char *err, size_t errcap)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
@@ -309,16 +486,33 @@ int td_http_server_start(struct td_http_server *s, char *err, size_t errcap)
         snprintf(err, errcap, "listen address %s is not an IPv4 address", s->host);
         return -EINVAL;
     }
+    raise_file_limit(s->limits.max_connections + HTTP_CONNECTION_HEADROOM + 256);
+    s->guard = td_http_guard_create(s->limits.header_timeout_s * 1000L,
+                                    s->limits.timeout_s * 1000L, s->limits.max_connections);
+    if (!s->guard) {
+        snprintf(err, errcap, "out of memory");
+        return -ENOMEM;
+    }
     /* No SO_REUSEPORT: a second engine on the same port must fail to start
      * rather than silently take half the callbacks (libmicrohttpd's default
-     * SO_REUSEADDR only lets a restart bind past TIME_WAIT). */
+     * SO_REUSEADDR only lets a restart bind past TIME_WAIT). Past the cap
+     * per address a connection is closed at once; the cap in total is the
+     * guard's (it makes room), so libmicrohttpd's own limit sits above it:
+     * at its limit libmicrohttpd stops accepting, and everyone waits. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
-        s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)s->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->limits.threads, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->limits.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(s->limits.max_connections + HTTP_CONNECTION_HEADROOM), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)s->limits.max_per_client, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
+        td_http_guard_destroy(s->guard);
+        s->guard = NULL;
         snprintf(err, errcap,
                  "cannot listen on %s:%d: the address is in use (another engine?) or not allowed",
                  s->host, s->port);
@@ -341,6 +535,15 @@ void td_http_server_stop(struct td_http_server *srv)
         MHD_stop_daemon(srv->daemon);
         srv->daemon = NULL;
     }
+    if (srv) {
+        td_http_guard_destroy(srv->guard);
+        srv->guard = NULL;
+    }
+}
+
+uint64_t td_http_server_cut(const struct td_http_server *srv)
+{
+    return srv && srv->guard ? td_http_guard_cut(srv->guard) : 0;
 }
 
 void td_http_server_destroy(struct td_http_server *srv)

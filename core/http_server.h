@@ -1,6 +1,8 @@
 /* http_server: the engine's one HTTP server (libmicrohttpd). Routes are exact
  * method + path pairs registered by the core and by plugins; bodies are read
- * whole up to a limit (413 past it) before a handler runs. */
+ * whole up to a limit (413 past it) before a handler runs. Every answer is
+ * JSON; connections are capped per client and in all, and each request must
+ * come in whole within its deadlines (http_guard.c). */
 #ifndef TD_HTTP_SERVER_H
 #define TD_HTTP_SERVER_H
 
@@ -8,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct td_http_server;
 
@@ -21,13 +24,25 @@ struct td_http_response {
     size_t header_count;
 };
 
-/* Asks whether an organization id is configured (for a precise 404). */
-typedef bool (*td_http_org_known_fn)(void *ctx, const char *org_id);
+/* Why an organization's routes are not served (its configuration is refused),
+ * or NULL: a request for it is answered 503 with that reason. */
+typedef const char *(*td_http_org_disabled_fn)(void *ctx, const char *org_id);
+
+/* What the server allows a client. */
+struct td_http_limits {
+    size_t max_body;        /* 413 past it */
+    long timeout_s;         /* a whole request (headers and body) within this */
+    long header_timeout_s;  /* its headers within this */
+    long threads;           /* serving threads */
+    long max_connections;   /* open at once in all */
+    long max_per_client;    /* open at once from one address */
+};
 
 /* Creates a server for listen ("host:port"; port 0 picks one). Nothing is
  * bound until start. Returns NULL on no memory. */
-struct td_http_server *td_http_server_create(const char *listen, size_t max_body, int timeout_s,
-                                             int threads, td_http_org_known_fn org_known,
+struct td_http_server *td_http_server_create(const char *listen,
+                                             const struct td_http_limits *limits,
+                                             td_http_org_disabled_fn org_disabled,
                                              void *org_ctx);
 /* Binds and starts serving. Returns 0 or -EADDRINUSE / -EIO with err. */
 int td_http_server_start(struct td_http_server *srv, char *err, size_t errcap);
@@ -35,6 +50,8 @@ int td_http_server_start(struct td_http_server *srv, char *err, size_t errcap);
 int td_http_server_port(const struct td_http_server *srv);
 /* Stops taking connections and waits for running handlers. */
 void td_http_server_stop(struct td_http_server *srv);
+/* How many connections were cut off for not sending a request in time. */
+uint64_t td_http_server_cut(const struct td_http_server *srv);
 /* Stops (if needed) and frees; NULL is a no-op. */
 void td_http_server_destroy(struct td_http_server *srv);
 

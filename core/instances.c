@@ -100,12 +100,13 @@ void td_instance_slot_release(struct td_instance *in)
     td_instance_slots_release(in, 1);
 }
 
-int td_engine_check_instances(const struct td_conf *conf, struct td_loader *loader,
+int td_engine_check_instances(struct td_conf *conf, struct td_loader *loader,
                               struct td_diag *diag)
 {
     int problems = 0;
     for (size_t o = 0; o < conf->org_count; o++) {
-        const struct td_org_config *org = &conf->orgs[o];
+        struct td_org_config *org = &conf->orgs[o];
+        size_t org_before = diag->count;
         for (size_t i = 0; i < org->instance_count; i++) {
             const struct td_instance_config *inst = &org->instances[i];
             size_t before = diag->count;
@@ -120,6 +121,7 @@ int td_engine_check_instances(const struct td_conf *conf, struct td_loader *load
             if (diag->count > before)
                 problems++;
         }
+        td_conf_org_blame(org, diag, org_before);
     }
     return problems;
 }

@@ -3,6 +3,7 @@
 #include "intake.h"
 
 #include "booking.h"
+#include "booking_check.h"
 #include "buf.h"
 #include "engine.h"
 #include "expand.h"
@@ -13,6 +14,8 @@
 #include "world.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,21 +150,34 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
     return rc;
 }
 
+/* Writes one problem (field: text) as out->problems. */
+static void intake_problems_json(struct td_submit_result *out, const char *field,
+                                 const char *text)
+{
+    json_t *list = json_pack("[{s:s, s:s}]", "field", field, "problem", text);
+    char *dumped = list ? json_dumps(list, JSON_COMPACT) : NULL;
+    snprintf(out->problems, sizeof(out->problems), "%s", dumped ? dumped : "");
+    free(dumped);
+    json_decref(list);
+}
+
 /* Counts an event's outcome in the metrics. */
 static void intake_count(struct td_instance *source, enum td_submit_status status)
 {
-    static const char *const names[] = {"accepted", "duplicate", "invalid", "unavailable"};
+    static const char *const names[] = {"accepted", "duplicate", "invalid", "unavailable",
+                                        "conflict"};
     char labels[160];
     snprintf(labels, sizeof(labels), "org=\"%s\",outcome=\"%s\"", source->org->id, names[status]);
     td_metrics_add(source->engine->metrics, "tidings_events_total", labels, 1);
 }
 
-int td_intake_submit(struct td_instance *source, const struct td_event *ev,
-                     struct td_submit_result *out)
+/* The submit of both ABI generations: full says out has the 1.2 fields. */
+static int intake_submit(struct td_instance *source, const struct td_event *ev,
+                         struct td_submit_result *out, bool full)
 {
     if (!ev || !out)
         return -EINVAL;
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, full ? sizeof(*out) : offsetof(struct td_submit_result, problems));
     const char *org = source->org->id;
     if (!ev->kind || strcmp(ev->kind, "booking") != 0) {
         out->status = TD_SUBMIT_INVALID;
@@ -177,9 +193,40 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         intake_count(source, out->status);
         return 0;
     }
+    /* every problem at once: the fields parsing needs, unknown fields,
+     * addresses, consent */
     struct td_booking b;
-    if (td_booking_parse(ev->payload, ev->payload_len, &b, out->error, sizeof(out->error)) < 0) {
+    struct td_problems problems = {0};
+    json_error_t jerr;
+    json_t *doc = json_loadb(ev->payload, ev->payload_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
         out->status = TD_SUBMIT_INVALID;
+        snprintf(out->error, sizeof(out->error), "malformed JSON at line %d, column %d: %s",
+                 jerr.line, jerr.column, jerr.text);
+        if (full)
+            intake_problems_json(out, "booking", out->error);
+        intake_count(source, out->status);
+        return 0;
+    }
+    int parsed = td_booking_read(doc, &b, &problems);
+    if (json_is_object(doc))
+        td_booking_check(doc, source->org->country, &problems);
+    json_decref(doc);
+    if (problems.count) {
+        out->status = TD_SUBMIT_INVALID;
+        if (full) /* the list says each */
+            td_problems_summary(&problems, out->error, sizeof(out->error));
+        else
+            td_problems_text(&problems, out->error, sizeof(out->error));
+        if (full) {
+            json_t *list = td_problems_json(&problems);
+            char *text = list ? json_dumps(list, JSON_COMPACT) : NULL;
+            snprintf(out->problems, sizeof(out->problems), "%s", text ? text : "");
+            free(text);
+            json_decref(list);
+        }
+        if (parsed == 0)
+            td_booking_clear(&b);
         intake_count(source, out->status);
         return 0;
     }
@@ -215,6 +262,13 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
         snprintf(out->error, sizeof(out->error), "the event could not be stored");
         td_log(TD_LOG_ERROR, org, source->cfg->name, "event for booking %s not stored: %s", b.id,
                err);
+    } else if (row.duplicate && row.conflict) {
+        out->status = full ? TD_SUBMIT_CONFLICT : TD_SUBMIT_INVALID;
+        out->event_id = row.id;
+        snprintf(out->error, sizeof(out->error),
+                 "this idempotency key (webhook-id) was used before for another booking "
+                 "document (event %lld): nothing stored; send a new update under a new key",
+                 (long long)row.id);
     } else if (row.duplicate) {
         out->status = TD_SUBMIT_DUPLICATE;
         out->event_id = row.id;
@@ -240,6 +294,18 @@ int td_intake_submit(struct td_instance *source, const struct td_event *ev,
     return 0;
 }
 
+int td_intake_submit(struct td_instance *source, const struct td_event *ev,
+                     struct td_submit_result *out)
+{
+    return intake_submit(source, ev, out, true);
+}
+
+int td_intake_submit_1_1(struct td_instance *source, const struct td_event *ev,
+                         struct td_submit_result *out)
+{
+    return intake_submit(source, ev, out, false);
+}
+
 /* How many waiting events one transaction takes: one commit for the lot. */
 #define INTAKE_PENDING_BATCH 64
 /* Waiting events are split by booking id into this many partitions, each
@@ -257,7 +323,14 @@ static int intake_one_pending(struct td_instance *source, PGconn *c,
     char why[256];
     struct td_booking b;
     int scheduled = 0;
-    if (td_booking_from_json(ev->payload, &b, why, sizeof(why)) < 0) {
+    struct td_problems problems = {0};
+    int parsed = td_booking_read(ev->payload, &b, &problems);
+    if (json_is_object(ev->payload))
+        td_booking_check(ev->payload, source->org->country, &problems);
+    if (problems.count) {
+        td_problems_text(&problems, why, sizeof(why));
+        if (parsed == 0)
+            td_booking_clear(&b);
         /* the SQL function checks, but a trigger's column map may build anything */
         char outcome[300];
         snprintf(outcome, sizeof(outcome), "invalid: %s", why);

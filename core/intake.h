@@ -11,9 +11,17 @@ struct td_instance;
 /* Submits ev for the organization of the trigger instance source. Fills out
  * with ACCEPTED, DUPLICATE, INVALID (nothing stored; out->error says what is
  * wrong) or UNAVAILABLE (the database cannot take it; nothing stored).
- * Returns 0, or -EINVAL when ev or out is NULL. */
+ * Every problem of an invalid booking is named (out->error sums them up,
+ * out->problems lists them as JSON); an idempotency key used before for
+ * another event is CONFLICT. Returns 0, or -EINVAL when ev or out is NULL. */
 int td_intake_submit(struct td_instance *source, const struct td_event *ev,
                      struct td_submit_result *out);
+
+/* As td_intake_submit, for a caller whose td_submit_result ends at `error`
+ * (a plugin built for ABI 1.1): problems are not written, and CONFLICT is
+ * answered as INVALID. */
+int td_intake_submit_1_1(struct td_instance *source, const struct td_event *ev,
+                         struct td_submit_result *out);
 
 /* Expands every event of source's organization that was committed but not yet
  * expanded (written by an app's SQL call, or while no engine ran), in batches

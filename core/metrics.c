@@ -41,6 +41,11 @@ static const struct family families[] = {
     {"tidings_org_config_conflict", KIND_GAUGE,
      "1 while this engine's configuration of an organization differs from the one the "
      "first-started engine runs: it does not send for it."},
+    {"tidings_org_disabled", KIND_GAUGE,
+     "1 while an organization is disabled because its configuration is refused: nothing of "
+     "it runs, its webhooks are answered 503."},
+    {"tidings_http_cut_total", KIND_COUNTER,
+     "Connections cut off for not sending a whole request within its deadlines."},
     {"tidings_events_total", KIND_COUNTER, "Booking events by organization and outcome."},
     {"tidings_reports_total", KIND_COUNTER,
      "Provider callbacks by organization, channel, kind and what they did."},

@@ -58,9 +58,11 @@ static int peers_round(struct td_peers *p)
     if (!w)
         return 0;
     json_t *mine = json_array();
-    for (size_t o = 0; o < w->conf->org_count; o++)
-        json_array_append_new(mine, json_pack("{s:s, s:s}", "org", w->orgs[o].org->id,
-                                              "fingerprint", w->orgs[o].fingerprint));
+    for (size_t o = 0; o < w->conf->org_count; o++) {
+        if (!w->orgs[o].disabled) /* runs nothing: nothing to agree on */
+            json_array_append_new(mine, json_pack("{s:s, s:s}", "org", w->orgs[o].org->id,
+                                                  "fingerprint", w->orgs[o].fingerprint));
+    }
     char *text = json_dumps(mine, JSON_COMPACT);
     json_decref(mine);
     json_t *agreed = NULL;
@@ -82,6 +84,8 @@ static int peers_round(struct td_peers *p)
     p->complained = false;
     for (size_t o = 0; o < w->conf->org_count; o++) {
         struct td_org_state *st = &w->orgs[o];
+        if (st->disabled)
+            continue;
         json_t *first = json_object_get(agreed, st->org->id);
         const char *fp = json_string_value(json_object_get(first, "fingerprint"));
         const char *by = json_string_value(json_object_get(first, "engine"));

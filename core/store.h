@@ -26,6 +26,7 @@ struct td_event_row {
     int64_t received_ms;
     int64_t objects_version; /* the organization's sequences/templates version */
     bool duplicate;          /* the idempotency key was seen before: nothing inserted */
+    bool conflict;           /* ... and its event had another payload */
     int messages_scheduled;  /* for a duplicate: what the first delivery scheduled */
 };
 

@@ -25,22 +25,27 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
                              "RETURNING id, floor(extract(epoch FROM received_at) * 1000)::bigint, "
                              "(SELECT objects_version FROM tidings.org_state WHERE org_id = $1)",
                              5, params, err, errcap);
-    free(body);
-    if (!r)
+    if (!r) {
+        free(body);
         return -EIO;
+    }
     if (PQntuples(r) == 1) {
         out->id = store_int64(r, 0, 0, 0);
         out->received_ms = store_int64(r, 0, 1, 0);
         out->objects_version = store_int64(r, 0, 2, 0);
         PQclear(r);
+        free(body);
         return 0;
     }
     PQclear(r);
+    /* the key was used: by the same event (a repeated delivery), or another */
+    const char *same_params[] = {org, source, idem_key, body};
     r = store_exec(c,
                    "SELECT id, floor(extract(epoch FROM received_at) * 1000)::bigint, "
-                   "messages_scheduled FROM tidings.events WHERE org_id = $1 AND source = $2 "
-                   "AND idempotency_key = $3",
-                   3, params, err, errcap);
+                   "messages_scheduled, payload = $4::jsonb FROM tidings.events "
+                   "WHERE org_id = $1 AND source = $2 AND idempotency_key = $3",
+                   4, same_params, err, errcap);
+    free(body);
     if (!r)
         return -EIO;
     if (PQntuples(r) != 1) {
@@ -52,6 +57,7 @@ int td_store_event_insert(PGconn *c, const char *org, const char *source, const 
     out->id = store_int64(r, 0, 0, 0);
     out->received_ms = store_int64(r, 0, 1, 0);
     out->messages_scheduled = (int)store_int64(r, 0, 2, 0);
+    out->conflict = strcmp(PQgetvalue(r, 0, 3), "t") != 0;
     PQclear(r);
     return 0;
 }

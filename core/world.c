@@ -82,14 +82,41 @@ static void world_destroy(struct td_world *w)
     for (size_t a = 0; w->accounts && a < w->conf->account_count; a++)
         td_bucket_destroy(&w->accounts[a]);
     free(w->accounts);
+    for (size_t o = 0; w->orgs && o < w->conf->org_count; o++)
+        free(w->orgs[o].disabled);
     free(w->orgs);
     if (w->owns_conf)
         td_conf_destroy(w->conf);
     free(w);
 }
 
+/* Creates the instances of org into w; on a refusal undoes those made and
+ * returns -EINVAL (diag says why). */
+static int world_org_instances(struct td_world *w, const struct td_org_config *org,
+                               const struct td_world *previous, struct td_diag *diag)
+{
+    size_t first = w->instance_count;
+    for (size_t i = 0; i < org->instance_count; i++) {
+        struct td_instance *in = &w->instances[w->instance_count];
+        if (td_instance_create(w, org, &org->instances[i], in, diag) < 0) {
+            while (w->instance_count > first)
+                td_instance_destroy(&w->instances[--w->instance_count]);
+            return -EINVAL;
+        }
+        w->instance_count++;
+        if (in->cfg->kind == TD_PLUGIN_CHANNEL && previous) {
+            struct td_instance *was =
+                td_world_channel((struct td_world *)previous, org->id, in->cfg->name);
+            if (was)
+                bucket_carry(&in->bucket, &was->bucket);
+        }
+    }
+    return 0;
+}
+
 int td_world_create(struct td_engine *engine, struct td_conf *conf, bool owns_conf,
-                    const struct td_world *previous, struct td_world **out, struct td_diag *diag)
+                    const struct td_world *previous, enum td_world_mode mode,
+                    struct td_world **out, struct td_diag *diag)
 {
     *out = NULL;
     struct td_world *w = calloc(1, sizeof(*w));
@@ -121,24 +148,28 @@ int td_world_create(struct td_engine *engine, struct td_conf *conf, bool owns_co
         }
     }
     for (size_t o = 0; o < conf->org_count; o++) {
-        const struct td_org_config *org = &conf->orgs[o];
-        for (size_t i = 0; i < org->instance_count; i++) {
-            struct td_instance *in = &w->instances[w->instance_count];
-            if (td_instance_create(w, org, &org->instances[i], in, diag) < 0) {
-                world_destroy(w);
-                return -EINVAL;
-            }
-            w->instance_count++;
-            if (in->cfg->kind == TD_PLUGIN_CHANNEL && previous) {
-                struct td_instance *was =
-                    td_world_channel((struct td_world *)previous, org->id, in->cfg->name);
-                if (was)
-                    bucket_carry(&in->bucket, &was->bucket);
-            }
+        struct td_org_config *org = &conf->orgs[o];
+        w->orgs[o].org = org;
+        size_t before = diag->count;
+        if (!org->problems && world_org_instances(w, org, previous, diag) < 0)
+            td_conf_org_blame(org, diag, before);
+        if (!org->problems)
+            continue;
+        if (mode == TD_WORLD_WHOLE) {
+            world_destroy(w);
+            return -EINVAL;
+        }
+        w->orgs[o].disabled = strdup(org->problem ? org->problem : "its configuration is refused");
+        if (!w->orgs[o].disabled) {
+            world_destroy(w);
+            return -ENOMEM;
         }
     }
+    if (conf->org_count && td_world_disabled_count(w) == conf->org_count) {
+        world_destroy(w);
+        return -EINVAL;
+    }
     for (size_t o = 0; o < conf->org_count; o++) {
-        w->orgs[o].org = &conf->orgs[o];
         org_fingerprint(engine, w, &conf->orgs[o], w->orgs[o].fingerprint,
                         sizeof(w->orgs[o].fingerprint));
         /* not served until compared with the other engines, unless the
@@ -217,5 +248,13 @@ struct td_org_state *td_world_org(struct td_world *w, const char *org)
 bool td_world_serves(struct td_world *w, const char *org)
 {
     struct td_org_state *s = td_world_org(w, org);
-    return s && !atomic_load(&s->conflict);
+    return s && !s->disabled && !atomic_load(&s->conflict);
+}
+
+size_t td_world_disabled_count(const struct td_world *w)
+{
+    size_t n = 0;
+    for (size_t o = 0; w && o < w->conf->org_count; o++)
+        n += w->orgs[o].disabled != NULL;
+    return n;
 }

@@ -29,6 +29,9 @@ struct td_org_state {
      * one that started first wins): this engine does not send for it */
     atomic_bool conflict;
     int reported; /* what the log last said: 0 nothing yet, 1 agreed, 2 in conflict */
+    /* its configuration is refused (the first reason; owned): nothing of it
+     * runs, its webhooks are answered 503, and the others go on */
+    char *disabled;
 };
 
 struct td_world {
@@ -44,14 +47,26 @@ struct td_world {
     bool live; /* swapped in: its routes are served */
 };
 
+/* How td_world_create treats an organization whose configuration fails. */
+enum td_world_mode {
+    TD_WORLD_WHOLE,    /* the world is refused (a reload: the running one goes on) */
+    TD_WORLD_PER_ORG,  /* that organization is disabled, the others are built */
+};
+
 /* Builds the world of conf (taking it over when owns_conf): creates every
  * instance (plugin create()), their routes registered but not served until
  * td_world_go_live(); rates carry over from previous (may be NULL) for
- * connections whose rate is unchanged. On a failure everything made is
- * undone and diag says why. Returns 0 and *out (one reference), or
- * -EINVAL / -ENOMEM. */
+ * connections whose rate is unchanged. An organization with problems
+ * (org->problems, or a plugin that refuses its section) refuses the whole
+ * world, or in TD_WORLD_PER_ORG is disabled alone (its instances undone);
+ * diag says why either way. Returns 0 and *out (one reference), or -EINVAL
+ * (refused; in TD_WORLD_PER_ORG: every organization disabled) / -ENOMEM. */
 int td_world_create(struct td_engine *engine, struct td_conf *conf, bool owns_conf,
-                    const struct td_world *previous, struct td_world **out, struct td_diag *diag);
+                    const struct td_world *previous, enum td_world_mode mode,
+                    struct td_world **out, struct td_diag *diag);
+
+/* How many organizations of w are disabled. */
+size_t td_world_disabled_count(const struct td_world *w);
 
 /* Makes w's routes served (replacing those of the same paths) and starts its
  * triggers. Returns 0, or -EINVAL with diag when a trigger did not start
@@ -81,8 +96,8 @@ struct td_instance *td_world_channel(struct td_world *w, const char *org, const 
 /* The state of org in w, or NULL when w has no such organization. */
 struct td_org_state *td_world_org(struct td_world *w, const char *org);
 
-/* Whether w may send for org: configured, and not in conflict with the
- * configuration other engines run. */
+/* Whether w may send for org: configured, not disabled, and not in
+ * conflict with the configuration other engines run. */
 bool td_world_serves(struct td_world *w, const char *org);
 
 #endif

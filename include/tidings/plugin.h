@@ -193,16 +193,23 @@ struct td_event {
 
 enum td_submit_status {
     TD_SUBMIT_ACCEPTED = 0,    /* committed; expanded into messages */
-    TD_SUBMIT_DUPLICATE = 1,   /* the same idempotency key was accepted before */
+    TD_SUBMIT_DUPLICATE = 1,   /* the same idempotency key, with the same event, was
+                                  accepted before */
     TD_SUBMIT_INVALID = 2,     /* refused, nothing stored; error says what is wrong */
     TD_SUBMIT_UNAVAILABLE = 3, /* the database cannot take it now; retry later */
+    /* ABI 1.2 */
+    TD_SUBMIT_CONFLICT = 4, /* the idempotency key was used before for another event: nothing
+                               stored (a plugin built for ABI 1.1 gets INVALID instead) */
 };
 
 struct td_submit_result {
     enum td_submit_status status;
     int64_t event_id;       /* set for ACCEPTED and DUPLICATE */
     int messages_scheduled; /* messages the event scheduled (the first time) */
-    char error[256];
+    char error[256];        /* INVALID: the problems, summed up on one line */
+    /* ABI 1.2 (filled only for plugins built for 1.2 or later) */
+    char problems[2048]; /* INVALID: every problem as a JSON array [{"field", "problem"}],
+                            or "" */
 };
 
 /* ---- Messages, to channels ---- */

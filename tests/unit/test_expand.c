@@ -31,7 +31,7 @@ static void test_times(void)
 
 static const char *booking_error(const char *json)
 {
-    static char err[256];
+    static char err[1024];
     struct td_booking b;
     err[0] = '\0';
     if (td_booking_parse(json, strlen(json), &b, err, sizeof(err)) == 0) {
@@ -60,7 +60,13 @@ static void test_bookings(void)
     td_booking_clear(&b);
 
     CHECK_HAS(booking_error("{\"id\":"), "malformed JSON at line 1");
-    CHECK_HAS(booking_error("[1,2]"), "the booking must be a JSON object");
+    CHECK_HAS(booking_error("[1,2]"), "booking: must be a JSON object");
+    /* every problem, not the first */
+    CHECK_HAS(booking_error("{\"status\":\"maybe\",\"data\":[]}"),
+              "id: required, a string of 1 to 200 characters; status: required, one of pending");
+    CHECK_HAS(booking_error("{\"status\":\"maybe\",\"data\":[]}"),
+              "; start: required, an RFC 3339 time like 2026-12-05T10:00:00+01:00; data: must be an "
+              "object");
     CHECK_HAS(booking_error("{\"id\":\"a\",\"id\":\"b\"}"), "malformed JSON");
     CHECK_HAS(booking_error("{\"status\":\"confirmed\"}"), "id: required");
     CHECK_HAS(booking_error("{\"id\":7}"), "id: must be a string");

@@ -11,7 +11,8 @@
  * secret: unsigned, badly signed or stale requests get 401 and are never
  * parsed. The booking is committed by the engine before the 202 answer, which
  * says how many messages were scheduled. A repeated webhook-id gets the answer
- * of the first delivery. Bad bookings get 400 with what is wrong; a database
+ * of the first delivery; the same webhook-id with another body gets 409 (its
+ * body is not stored). Bad bookings get 400 naming every problem; a database
  * that cannot take the event gets 503 with Retry-After.
  */
 #include "webhook_signature.h"
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +70,23 @@ static void respond_error(const struct webhook *wh, struct td_http_response *res
     respond_json(wh, resp, status, body);
 }
 
+/* 400 {"error": "...", "problems": [{"field", "problem"}, ...]}: every problem. */
+static void respond_problems(const struct webhook *wh, struct td_http_response *resp,
+                             const struct td_submit_result *out)
+{
+    json_error_t jerr;
+    json_t *problems = out->problems[0] ? json_loads(out->problems, 0, &jerr) : NULL;
+    json_t *body = json_pack("{s:s, s:o}", "error", out->error, "problems",
+                             problems ? problems : json_array());
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text)
+        respond_json(wh, resp, 400, text);
+    else
+        respond_error(wh, resp, 400, out->error);
+    free(text);
+}
+
 static void webhook_handle(void *ctx, const struct td_http_request *req,
                            struct td_http_response *resp)
 {
@@ -113,7 +132,8 @@ static void webhook_handle(void *ctx, const struct td_http_request *req,
                  out.event_id, out.messages_scheduled);
         respond_json(wh, resp, 202, body);
         return;
-    case TD_SUBMIT_INVALID: respond_error(wh, resp, 400, out.error); return;
+    case TD_SUBMIT_INVALID: respond_problems(wh, resp, &out); return;
+    case TD_SUBMIT_CONFLICT: respond_error(wh, resp, 409, out.error); return;
     case TD_SUBMIT_UNAVAILABLE:
     default:
         wh->host->respond_header(resp, "Retry-After", "5");

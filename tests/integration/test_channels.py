@@ -60,6 +60,7 @@ class Resend(unittest.TestCase):
         log = close_class(cls.engine, cls.setup, cls.db, cls.fake)
         assert problems == [], "requests Resend would refuse:\n" + "\n".join(problems)
         assert cls.fake.resend_key not in log and cls.webhook_secret not in log, "a secret in the log"
+        assert "message -1" not in log, "a report logged without its message"
 
     def send_one(self, prefix, **kw):
         seed_messages(self.dsn, "acme", 1, prefix=prefix, **kw)
@@ -133,6 +134,61 @@ class Resend(unittest.TestCase):
         # the suppressed address gets nothing more: skipped with reason
         _, status, _ = self.send_one("BX", email="'bounce.hard@example.org'")
         self.assertEqual(status, "skipped")
+
+    def test_a_complaint_after_a_temporary_bounce_suppresses_the_address(self):
+        addr = "soft.then.spam@example.org"
+        mid, _, pid = self.send_one("CB", email=f"'{addr}'")
+        self.assertEqual(self.post_hook(self.event("email.bounced", pid, mid, to=addr,
+                                                   bounce={"type": "Temporary", "message": "mailbox full"}))[0], 200)
+        self.assertEqual(scalar(self.dsn, f"SELECT status FROM tidings.messages WHERE id = {mid}"), "bounced")
+        self.assertEqual(scalar(self.dsn, f"SELECT count(*) FROM tidings.suppressions WHERE address = '{addr}'"), "0")
+        # the mail got through after all, and the customer marked it as spam
+        body = self.event("email.complained", pid, mid, to=addr)
+        headers = svix_headers(self.webhook_secret, body)
+        self.assertEqual(http("POST", self.hook, body, headers)[0], 200)
+        self.assertEqual(psql(self.dsn, f"SELECT status, reason FROM tidings.messages WHERE id = {mid}"),
+                         [["complained", "provider reported complained"]])
+        self.assertEqual(psql(self.dsn, "SELECT channel, reason, created_by FROM tidings.suppressions "
+                                        f"WHERE address = '{addr}'"),
+                         [["email", "provider reported complained", "provider"]])
+        wait_until(lambda: f"message {mid}: complained report applied; status bounced -> complained; "
+                           "address suppressed" in self.engine.log_text(), what="the log line")
+        # the same complaint again changes nothing
+        self.assertEqual(http("POST", self.hook, body, headers)[0], 200)
+        self.assertEqual(scalar(self.dsn, f"SELECT count(*) FROM tidings.message_reports WHERE message_id = {mid}"), "2")
+        wait_until(lambda: f"message {mid}: complained report replay" in self.engine.log_text(), what="the replay")
+        # the next message to that address is not sent
+        _, status, _ = self.send_one("CC", email=f"'{addr}'")
+        self.assertEqual(status, "skipped")
+        self.assertEqual(scalar(self.dsn, "SELECT reason FROM tidings.messages WHERE booking_id = 'CC1'"),
+                         "the customer's address is suppressed for email")
+
+    def test_a_hard_bounce_suppresses_whatever_the_state(self):
+        addr = "gone.later@example.org"
+        mid, _, pid = self.send_one("HB", email=f"'{addr}'")
+        self.post_hook(self.event("email.bounced", pid, mid, to=addr,
+                                  bounce={"type": "Temporary", "message": "mailbox full"}))
+        # Resend gives up later: a permanent bounce, found by Resend's id alone (no tag)
+        event = json.loads(self.event("email.bounced", pid, mid, to=addr,
+                                      bounce={"type": "Permanent", "message": "550 5.1.1 Unknown User"}))
+        del event["data"]["tags"]
+        self.assertEqual(self.post_hook(json.dumps(event).encode())[0], 200)
+        self.assertEqual(psql(self.dsn, f"SELECT status, reason FROM tidings.messages WHERE id = {mid}"),
+                         [["bounced", "provider reported bounced: Temporary bounce: mailbox full"]])
+        self.assertEqual(psql(self.dsn, f"SELECT reason FROM tidings.suppressions WHERE address = '{addr}'"),
+                         [["provider reported bounced"]])
+        wait_until(lambda: f"message {mid}: bounced report applied: Permanent bounce: 550 5.1.1 Unknown User; "
+                           "status stays bounced; address suppressed" in self.engine.log_text(),
+                   what="the log line naming the message")
+        # a complaint on a message in a state no report moves (cancelled by an operator, say)
+        addr2 = "cancelled.then.spam@example.org"
+        mid2, _, pid2 = self.send_one("HC", email=f"'{addr2}'")
+        psql(self.dsn, f"UPDATE tidings.messages SET status = 'cancelled' WHERE id = {mid2}")
+        self.assertEqual(self.post_hook(self.event("email.complained", pid2, mid2, to=addr2))[0], 200)
+        self.assertEqual(scalar(self.dsn, f"SELECT status FROM tidings.messages WHERE id = {mid2}"), "cancelled")
+        self.assertEqual(scalar(self.dsn, f"SELECT count(*) FROM tidings.suppressions WHERE address = '{addr2}'"), "1")
+        wait_until(lambda: f"message {mid2}: complained report applied; status stays cancelled; "
+                           "address suppressed" in self.engine.log_text(), what="the log line")
 
     def test_bad_signatures_and_unknown_ids(self):
         body = self.event("email.delivered", "no-such-id", "999999999")

@@ -72,6 +72,7 @@ class Infobip(unittest.TestCase):
         log = close_class(cls.engine, cls.setup, cls.db, cls.fake)
         assert problems == [], "requests the real APIs would refuse:\n" + "\n".join(problems)
         assert cls.fake.infobip_key not in log and "491761234567" not in log, "a secret or number in the log"
+        assert "message -1" not in log, "a report logged without its message"
 
     def dlr(self, url, key, to, group, status_id, name, error=None):
         result = {"bulkId": "b1", "messageId": key, "to": digits(to),

@@ -278,6 +278,13 @@ int td_store_suppress(PGconn *c, const char *org, const char *channel, const cha
 int td_store_unsuppress(PGconn *c, const char *org, const char *channel, const char *address,
                         bool *removed, char *err, size_t errcap);
 
+/* The channel and address of message id of org, for a one-click unsubscribe:
+ * the recipient it went to, or (an e-mail whose sending left no record) its
+ * booking's customer e-mail as it is now, as stored (not canonical). *found
+ * is false when there is no such message or no address. */
+int td_store_message_address(PGconn *c, const char *org, int64_t id, char *channel, size_t ccap,
+                             char *address, size_t acap, bool *found, char *err, size_t errcap);
+
 /* Lists suppressions (org may be NULL) as a JSON array. */
 int td_store_suppressions(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
 

@@ -1,5 +1,6 @@
 /* store_reports: SQL for what providers report after sending (delivery
- * reports, inbound messages) and for suppressed addresses. */
+ * reports, inbound messages) and for suppressed addresses (also the address
+ * a one-click unsubscribe link stands for). */
 #include "store.h"
 
 #include "store_common.h"
@@ -211,6 +212,30 @@ int td_store_unsuppress(PGconn *c, const char *org, const char *channel, const c
     if (!r)
         return -EIO;
     *removed = PQntuples(r) == 1;
+    PQclear(r);
+    return 0;
+}
+
+int td_store_message_address(PGconn *c, const char *org, int64_t id, char *channel, size_t ccap,
+                             char *address, size_t acap, bool *found, char *err, size_t errcap)
+{
+    char idtext[24];
+    const char *params[] = {org, store_itoa(id, idtext, sizeof(idtext))};
+    *found = false;
+    PGresult *r = store_exec(c,
+                             "SELECT m.channel, coalesce(m.recipient, CASE WHEN m.channel = 'email'"
+                             "       THEN b.doc->'customer'->>'email' END)"
+                             "  FROM tidings.messages m LEFT JOIN tidings.bookings b"
+                             "    ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
+                             " WHERE m.org_id = $1 AND m.id = $2::bigint",
+                             2, params, err, errcap);
+    if (!r)
+        return -EIO;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 1) && *PQgetvalue(r, 0, 1)) {
+        snprintf(channel, ccap, "%s", PQgetvalue(r, 0, 0));
+        snprintf(address, acap, "%s", PQgetvalue(r, 0, 1));
+        *found = true;
+    }
     PQclear(r);
     return 0;
 }

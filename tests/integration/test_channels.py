@@ -4,6 +4,7 @@ delayed, replays, unknown ids), one-click unsubscribe, suppressions, phone
 numbers in E.164, connection checks."""
 import json
 import os
+import re
 import time
 import unittest
 import urllib.error
@@ -11,9 +12,10 @@ import urllib.parse
 import urllib.request
 
 from fake_provider import FakeProvider
-from harness import (Database, Engine, Setup, callback_path, close_class, counts_by_status,
-                     import_templates, new_secret, psql, scalar, seed_messages, svix_headers,
-                     message_key, now_ts, wait_until, webhook_client)
+from harness import (Database, Engine, Setup, base64_forms, callback_path, close_class,
+                     counts_by_status, import_templates, new_secret, psql, scalar, seed_messages,
+                     signed_token, svix_headers, message_key, now_ts, token_payload, wait_until,
+                     webhook_client)
 
 
 def http(method, url, body=None, headers=None):
@@ -221,6 +223,55 @@ class Resend(unittest.TestCase):
                          [["email", "one-click unsubscribe", "customer"]])
         tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
         self.assertEqual(http("POST", self.engine.base + tampered, b"")[0], 404)
+        # the link names the message, never the address (links end up in proxy logs)
+        token = path.rsplit("/", 1)[1]
+        self.assertEqual(token_payload(token), f"u2\nacme\n{mid}")
+        for form in base64_forms("leave.me@example.org"):
+            self.assertNotIn(form, link)
+        self.assertNotIn("leave.me", link)
+        wait_until(lambda: re.search(rf"message {mid}: l\*+@e\*+\.org unsubscribed from email", self.engine.log_text()),
+                   what="the log line")
+        # the suppressed address gets nothing more
+        _, status, _ = self.send_one("UO", email="'leave.me@example.org'")
+        self.assertEqual(status, "skipped")
+
+    def test_older_links_with_the_address_still_unsubscribe(self):
+        # links made before (u1: the address inside) are in customers' mailboxes
+        token = signed_token(self.callback_secret, "u1\nacme\nemail\nold.link@example.org")
+        path = "/v1/unsubscribe/" + token
+        status, page = http("GET", self.engine.base + path)
+        self.assertEqual(status, 200)
+        self.assertIn("<form method=\"post\"", page)
+        status, _ = http("POST", self.engine.base + path, b"List-Unsubscribe=One-Click",
+                         {"content-type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 200)
+        self.assertEqual(psql(self.dsn, "SELECT channel, reason, created_by FROM tidings.suppressions "
+                                        "WHERE address = 'old.link@example.org'"),
+                         [["email", "one-click unsubscribe", "customer"]])
+        # signed with another secret, or for another organization: not valid
+        forged = signed_token("cb-" + new_secret(), "u2\nacme\n1")
+        self.assertEqual(http("POST", self.engine.base + "/v1/unsubscribe/" + forged, b"")[0], 404)
+        other = signed_token(self.callback_secret, "u2\nnobody\n1")
+        self.assertEqual(http("POST", self.engine.base + "/v1/unsubscribe/" + other, b"")[0], 404)
+        # a good signature for a message that is not there: nothing to suppress
+        missing = signed_token(self.callback_secret, "u2\nacme\n999999999")
+        self.assertEqual(http("POST", self.engine.base + "/v1/unsubscribe/" + missing, b"")[0], 404)
+        wait_until(lambda: "message 999999999: no such message or no address" in self.engine.log_text(),
+                   what="the log line")
+
+    def test_a_link_whose_sending_left_no_record_suppresses_the_booking_address(self):
+        # an engine died after Resend took the mail: the row has no recipient yet
+        seed_messages(self.dsn, "acme", 1, prefix="NR", due="now() + interval '1 day'",
+                      email="'No.Record@Example.org'")
+        mid = scalar(self.dsn, "SELECT id FROM tidings.messages WHERE booking_id = 'NR1'")
+        self.assertEqual(scalar(self.dsn, f"SELECT coalesce(recipient, 'none') FROM tidings.messages WHERE id = {mid}"),
+                         "none")
+        path = "/v1/unsubscribe/" + signed_token(self.callback_secret, f"u2\nacme\n{mid}")
+        self.assertEqual(http("POST", self.engine.base + path, b"List-Unsubscribe=One-Click",
+                              {"content-type": "application/x-www-form-urlencoded"})[0], 200)
+        self.assertEqual(psql(self.dsn, "SELECT channel, reason FROM tidings.suppressions "
+                                        "WHERE address = 'no.record@example.org'"),
+                         [["email", "one-click unsubscribe"]])
 
     def test_phone_numbers_are_e164_and_bad_ones_fail_before_sending(self):
         seed_messages(self.dsn, "acme", 1, prefix="PN", channel="sms", template="t_sms",

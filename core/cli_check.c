@@ -1,6 +1,7 @@
 /* cli_check: `tidings check`. */
 #include "cli.h"
 #include "engine.h"
+#include "host.h"
 #include "http_client.h"
 #include "loader.h"
 #include "world.h"
@@ -12,7 +13,7 @@
 #include <string.h>
 
 static const char check_usage[] =
-    "usage: tidings [-c FILE] check [--connections]\n"
+    "usage: tidings [-c FILE] check [--connections | --callbacks]\n"
     "\n"
     "Validates tidings.ini, every conf.d/<org>.ini and every plugin on the plugin path:\n"
     "unknown keys, missing keys, bad values, unreadable secrets, plugins that cannot be\n"
@@ -20,7 +21,10 @@ static const char check_usage[] =
     "there is any (2 when the configuration file is missing).\n"
     "--connections also asks every provider whether its credentials work (Resend: GET\n"
     "/api-keys; Infobip: GET /account/1/balance) and prints one line per connection; keys\n"
-    "are never printed.\n";
+    "are never printed.\n"
+    "--callbacks prints every channel's callback URL, where its provider posts delivery\n"
+    "reports and replies (Resend's webhook, Infobip's inbound forwarding). Each ends in a\n"
+    "token made from [http] callback_secret: treat it as a secret (the log never shows it).\n";
 
 /* Creates every channel instance and runs its connection test. Returns how
  * many failed. */
@@ -57,6 +61,31 @@ static int check_connections(struct td_conf *conf, struct td_loader *loader)
     return failed;
 }
 
+/* Prints each channel's callback URL (the path without [http] public_url).
+ * Returns how many channels have none. */
+static int print_callbacks(const struct td_conf *conf)
+{
+    if (!conf->engine.callback_secret) {
+        printf("no [http] callback_secret: providers cannot report back\n");
+        return 1;
+    }
+    for (size_t o = 0; o < conf->org_count; o++) {
+        const struct td_org_config *org = &conf->orgs[o];
+        for (size_t i = 0; i < org->instance_count; i++) {
+            const struct td_instance_config *in = &org->instances[i];
+            if (in->kind != TD_PLUGIN_CHANNEL)
+                continue;
+            char path[200], url[700];
+            if (td_host_callback(&conf->engine, org->id, in->name, path, sizeof(path), url,
+                                 sizeof(url)) < 0)
+                continue;
+            printf("%-16s %-10s %s%s\n", org->id, in->name, url[0] ? url : path,
+                   url[0] ? "" : "  (no [http] public_url: prefix it with your public address)");
+        }
+    }
+    return 0;
+}
+
 int td_cli_check(const char *config_path, int argc, char **argv)
 {
     if (td_cli_wants_help(argc, argv)) {
@@ -64,7 +93,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
         return TD_EXIT_OK;
     }
     bool connections = argc == 1 && strcmp(argv[0], "--connections") == 0;
-    if (argc > 0 && !connections) {
+    bool callbacks = argc == 1 && strcmp(argv[0], "--callbacks") == 0;
+    if (argc > 0 && !connections && !callbacks) {
         fprintf(stderr, "tidings check: unexpected argument '%s'\n", argv[0]);
         return TD_EXIT_USAGE;
     }
@@ -110,6 +140,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
                triggers, triggers == 1 ? "" : "s");
         rc = TD_EXIT_OK;
         if (connections && check_connections(conf, loader) > 0)
+            rc = TD_EXIT_FAILURE;
+        if (callbacks && print_callbacks(conf) > 0)
             rc = TD_EXIT_FAILURE;
     }
     td_loader_destroy(loader);

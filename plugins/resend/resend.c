@@ -548,8 +548,11 @@ static int resend_create(const struct td_host *host, const struct td_config *cfg
             snprintf(err->message, sizeof(err->message), "cannot register the webhook route");
             resend_destroy(rs);
             return -EEXIST;
-        } else if (host->callback_url) {
-            host->log(host, TD_LOG_INFO, "point Resend's webhook at %s", host->callback_url);
+        } else {
+            /* not the URL: its last segment is the route's secret token */
+            host->log(host, TD_LOG_INFO,
+                      "point Resend's webhook at this channel's callback URL "
+                      "(tidings check --callbacks prints it)");
         }
     }
     *instance = rs;

@@ -477,6 +477,11 @@ def callback_path(secret, org, channel):
     return f"/v1/callbacks/{org}/{channel}/{token}"
 
 
+def callback_token(secret, org, channel):
+    """The last segment of callback_path: the credential of a channel's callback route."""
+    return callback_path(secret, org, channel).rsplit("/", 1)[1]
+
+
 def signed_token(secret, payload):
     """A token as the engine signs one (core/sign.c): base64url(payload) "." the first 22
     characters of base64url(HMAC-SHA256(secret, payload)), no padding."""

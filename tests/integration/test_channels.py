@@ -12,10 +12,10 @@ import urllib.parse
 import urllib.request
 
 from fake_provider import FakeProvider
-from harness import (Database, Engine, Setup, base64_forms, callback_path, close_class,
-                     counts_by_status, import_templates, new_secret, psql, scalar, seed_messages,
-                     signed_token, svix_headers, message_key, now_ts, token_payload, wait_until,
-                     webhook_client)
+from harness import (Database, Engine, Setup, base64_forms, callback_path, callback_token,
+                     close_class, counts_by_status, import_templates, new_secret, psql, scalar,
+                     seed_messages, signed_token, svix_headers, message_key, now_ts,
+                     token_payload, wait_until, webhook_client)
 
 
 def http(method, url, body=None, headers=None):
@@ -62,6 +62,7 @@ class Resend(unittest.TestCase):
         log = close_class(cls.engine, cls.setup, cls.db, cls.fake)
         assert problems == [], "requests Resend would refuse:\n" + "\n".join(problems)
         assert cls.fake.resend_key not in log and cls.webhook_secret not in log, "a secret in the log"
+        assert callback_token(cls.callback_secret, "acme", "email") not in log, "a callback token in the log"
         assert "message -1" not in log, "a report logged without its message"
 
     def send_one(self, prefix, **kw):

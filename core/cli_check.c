@@ -1,6 +1,7 @@
 /* cli_check: `tidings check`. */
 #include "cli.h"
 #include "engine.h"
+#include "host.h"
 #include "http_client.h"
 #include "loader.h"
 #include "world.h"
@@ -12,7 +13,7 @@
 #include <string.h>
 
 static const char check_usage[] =
-    "usage: tidings [-c FILE] check [--connections]\n"
+    "usage: tidings [-c FILE] check [--connections | --callbacks]\n"
     "\n"
     "Validates tidings.ini, every conf.d/<org>.ini and every plugin on the plugin path:\n"
     "unknown keys, missing keys, bad values, unreadable secrets, plugins that cannot be\n"
@@ -24,7 +25,10 @@ static const char check_usage[] =
     "others run; `check` reports them all.\n"
     "--connections also asks every provider whether its credentials work (Resend: GET\n"
     "/api-keys; Infobip: GET /account/1/balance) and prints one line per connection; keys\n"
-    "are never printed.\n";
+    "are never printed.\n"
+    "--callbacks prints every channel's callback URL, where its provider posts delivery\n"
+    "reports and replies (Resend's webhook, Infobip's inbound forwarding). Each ends in a\n"
+    "token made from [http] callback_secret: treat it as a secret (the log never shows it).\n";
 
 /* Creates every instance of every organization without a problem so far
  * (plugin create(), as `run` does; nothing started), adding what the
@@ -64,6 +68,31 @@ static int check_create(struct td_conf *conf, struct td_loader *loader, bool con
     return failed;
 }
 
+/* Prints each channel's callback URL (the path without [http] public_url).
+ * Returns how many channels have none. */
+static int print_callbacks(const struct td_conf *conf)
+{
+    if (!conf->engine.callback_secret) {
+        printf("no [http] callback_secret: providers cannot report back\n");
+        return 1;
+    }
+    for (size_t o = 0; o < conf->org_count; o++) {
+        const struct td_org_config *org = &conf->orgs[o];
+        for (size_t i = 0; i < org->instance_count; i++) {
+            const struct td_instance_config *in = &org->instances[i];
+            if (in->kind != TD_PLUGIN_CHANNEL)
+                continue;
+            char path[200], url[700];
+            if (td_host_callback(&conf->engine, org->id, in->name, path, sizeof(path), url,
+                                 sizeof(url)) < 0)
+                continue;
+            printf("%-16s %-10s %s%s\n", org->id, in->name, url[0] ? url : path,
+                   url[0] ? "" : "  (no [http] public_url: prefix it with your public address)");
+        }
+    }
+    return 0;
+}
+
 int td_cli_check(const char *config_path, int argc, char **argv)
 {
     if (td_cli_wants_help(argc, argv)) {
@@ -71,7 +100,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
         return TD_EXIT_OK;
     }
     bool connections = argc == 1 && strcmp(argv[0], "--connections") == 0;
-    if (argc > 0 && !connections) {
+    bool callbacks = argc == 1 && strcmp(argv[0], "--callbacks") == 0;
+    if (argc > 0 && !connections && !callbacks) {
         fprintf(stderr, "tidings check: unexpected argument '%s'\n", argv[0]);
         return TD_EXIT_USAGE;
     }
@@ -124,6 +154,8 @@ int td_cli_check(const char *config_path, int argc, char **argv)
                conf->org_count, conf->org_count == 1 ? "" : "s", channels, channels == 1 ? "" : "s",
                triggers, triggers == 1 ? "" : "s");
         rc = failed ? TD_EXIT_FAILURE : TD_EXIT_OK;
+        if (callbacks && print_callbacks(conf) > 0)
+            rc = TD_EXIT_FAILURE;
     }
     td_loader_destroy(loader);
     td_diag_clear(&diag);

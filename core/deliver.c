@@ -8,7 +8,7 @@
 #include "log.h"
 #include "address.h"
 #include "metrics.h"
-#include "sign.h"
+#include "unsubscribe.h"
 
 #include "store.h"
 #include "render.h"
@@ -189,16 +189,16 @@ static json_t *rendered_record(const struct prepared *p)
     return r;
 }
 
-/* The one-click unsubscribe link for an e-mail address of org, or NULL when
- * the engine has no public URL or callback secret. Caller frees. */
-static char *unsubscribe_url(struct td_engine *engine, const char *org, const char *address)
+/* The one-click unsubscribe link for message id of org (it names the
+ * message, not the address), or NULL when the engine has no public URL or
+ * callback secret. Caller frees. */
+static char *unsubscribe_url(struct td_engine *engine, const char *org, int64_t id)
 {
     const struct td_engine_config *cfg = &engine->conf->engine;
     if (!cfg->public_url || !cfg->callback_secret)
         return NULL;
-    char payload[300], token[600];
-    snprintf(payload, sizeof(payload), "u1\n%s\nemail\n%s", org, address);
-    if (td_sign_token(cfg->callback_secret, payload, token, sizeof(token)) < 0)
+    char token[600];
+    if (td_unsubscribe_token(cfg->callback_secret, org, id, token, sizeof(token)) < 0)
         return NULL;
     struct td_buf b = {0};
     size_t n = strlen(cfg->public_url);
@@ -311,7 +311,7 @@ static void prepare(struct td_engine *engine, struct td_world *world, PGconn *co
     }
     p->recipient = strdup(address);
     if (strcmp(m->channel, "email") == 0)
-        p->unsubscribe_url = unsubscribe_url(engine, m->org_id, address);
+        p->unsubscribe_url = unsubscribe_url(engine, m->org_id, m->id);
     json_t *locale = json_object_get(customer, "locale");
     struct td_render_input in = {
         .booking = m->booking,

@@ -56,8 +56,11 @@ static int host_http_route(const struct td_host *host, const char *method, const
      * is swapped in (replacing the running configuration's) */
     int rc = td_http_route_add_tagged(in->engine->http, method, path, handler, ctx, in, in->world,
                                       !in->world->live);
-    if (rc == 0)
-        td_log(TD_LOG_DEBUG, host->org_id, host->instance_name, "route %s %s", method, path);
+    if (rc == 0) {
+        char shown[200];
+        td_log_path(path, shown, sizeof(shown)); /* a callback path's token is a credential */
+        td_log(TD_LOG_DEBUG, host->org_id, host->instance_name, "route %s %s", method, shown);
+    }
     return rc;
 }
 
@@ -106,26 +109,38 @@ static int host_report(const struct td_host *host, const struct td_report *repor
     return td_report_apply(host_instance(host), report);
 }
 
+int td_host_callback(const struct td_engine_config *cfg, const char *org, const char *channel,
+                     char *path, size_t pcap, char *url, size_t ucap)
+{
+    path[0] = url[0] = '\0';
+    if (!cfg->callback_secret)
+        return -ENOENT;
+    char message[200], token[40];
+    snprintf(message, sizeof(message), "callback/%s/%s", org, channel);
+    if (td_sign_hex(cfg->callback_secret, message, 32, token, sizeof(token)) < 0)
+        return -EINVAL;
+    int n = snprintf(path, pcap, "/v1/callbacks/%s/%s/%s", org, channel, token);
+    if (n < 0 || (size_t)n >= pcap) {
+        path[0] = '\0';
+        return -EINVAL;
+    }
+    if (cfg->public_url) {
+        size_t len = strlen(cfg->public_url);
+        snprintf(url, ucap, "%.*s%s", (int)(len && cfg->public_url[len - 1] == '/' ? len - 1 : len),
+                 cfg->public_url, path);
+    }
+    return 0;
+}
+
 /* A channel's callback route: its path carries a token only the engine's
  * callback_secret can make, so nobody can guess another organization's. */
 static void host_callback(struct td_instance *in)
 {
-    const struct td_engine_config *cfg = &in->engine->conf->engine;
     in->callback_path[0] = in->callback_url[0] = '\0';
-    if (in->cfg->kind != TD_PLUGIN_CHANNEL || !cfg->callback_secret)
+    if (in->cfg->kind != TD_PLUGIN_CHANNEL)
         return;
-    char message[200], token[40];
-    snprintf(message, sizeof(message), "callback/%s/%s", in->org->id, in->cfg->name);
-    if (td_sign_hex(cfg->callback_secret, message, 32, token, sizeof(token)) < 0)
-        return;
-    snprintf(in->callback_path, sizeof(in->callback_path), "/v1/callbacks/%s/%s/%s", in->org->id,
-             in->cfg->name, token);
-    if (cfg->public_url) {
-        size_t n = strlen(cfg->public_url);
-        snprintf(in->callback_url, sizeof(in->callback_url), "%.*s%s",
-                 (int)(n && cfg->public_url[n - 1] == '/' ? n - 1 : n), cfg->public_url,
-                 in->callback_path);
-    }
+    td_host_callback(&in->engine->conf->engine, in->org->id, in->cfg->name, in->callback_path,
+                     sizeof(in->callback_path), in->callback_url, sizeof(in->callback_url));
 }
 
 void td_host_init(struct td_host *host, struct td_instance *instance)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <time.h>
 
 struct route {
     char *method;
@@ -42,6 +43,11 @@ struct td_http_server {
     pthread_cond_t idle;
     struct route **routes;
     size_t route_count;
+    /* libmicrohttpd's own log lines, rate-limited */
+    pthread_mutex_t log_lock;
+    time_t log_second;
+    int log_count;
+    unsigned long log_dropped;
 };
 
 /* Per-request state, kept across libmicrohttpd's calls for one request:
@@ -64,6 +70,8 @@ struct request_state {
  * max_connections (split over its threads, so each has room while the guard
  * evicts). */
 #define HTTP_CONNECTION_HEADROOM 256
+/* libmicrohttpd's own log lines per second at most (debug). */
+#define HTTP_LIBRARY_LOG_PER_S 10
 
 struct td_http_server *td_http_server_create(const char *listen,
                                              const struct td_http_limits *limits,
@@ -89,6 +97,7 @@ struct td_http_server *td_http_server_create(const char *listen,
     s->org_disabled = org_disabled;
     s->org_ctx = org_ctx;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->log_lock, NULL);
     pthread_cond_init(&s->idle, NULL);
     return s;
 }
@@ -223,18 +232,6 @@ static void path_org(const char *path, char *out, size_t cap)
     }
 }
 
-/* A path as it may be logged: a callback path's last segment is its
- * credential and is masked. */
-static void path_loggable(const char *path, char *out, size_t cap)
-{
-    static const char prefix[] = "/v1/callbacks/";
-    const char *last = strrchr(path, '/');
-    if (strncmp(path, prefix, sizeof(prefix) - 1) == 0 && last && last > path + sizeof(prefix))
-        snprintf(out, cap, "%.*s/<token>", (int)(last - path), path);
-    else
-        snprintf(out, cap, "%.200s", path);
-}
-
 /* Answers an error the server makes itself (JSON, like every answer), and
  * logs it as a rejected request. */
 static enum MHD_Result send_rejection(struct td_http_server *s, struct MHD_Connection *conn,
@@ -247,7 +244,7 @@ static enum MHD_Result send_rejection(struct td_http_server *s, struct MHD_Conne
         td_http_respond_header(&resp, "Retry-After", retry_after);
     char org[80], route[240];
     path_org(url, org, sizeof(org));
-    path_loggable(url, route, sizeof(route));
+    td_log_path(url, route, sizeof(route));
     td_http_guard_log_rejected(s->guard, org[0] ? org : NULL, method, route, status, message);
     enum MHD_Result rc = send_response(conn, &resp);
     response_clear(&resp);
@@ -419,7 +416,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (resp.status >= 400) {
         char org[80], route[240], reason[220];
         path_org(url, org, sizeof(org));
-        path_loggable(st->route->path, route, sizeof(route));
+        td_log_path(st->route->path, route, sizeof(route));
         response_reason(&resp, reason, sizeof(reason));
         td_http_guard_log_rejected(s->guard, org[0] ? org : NULL, method, route, resp.status,
                                    reason);
@@ -450,13 +447,35 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-
-    (void)cls;
+    struct td_http_server *s = cls;
     struct td_buf b = {0};
     td_buf_vprintf(&b, fmt, ap);
     while (b.len && b.data[b.len - 1] == '\n')
         b.data[--b.len] = '\0';
-    td_log(TD_LOG_DEBUG, NULL, "http", "%s", td_buf_str(&b));
+    /* a flood makes libmicrohttpd say the same thing thousands of times a
+     * second: a few lines, then a count */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    unsigned long dropped = 0;
+    bool out;
+    pthread_mutex_lock(&s->log_lock);
+    if (now.tv_sec != s->log_second) {
+        s->log_second = now.tv_sec;
+        s->log_count = 0;
+    }
+    out = s->log_count++ < HTTP_LIBRARY_LOG_PER_S;
+    if (out) {
+        dropped = s->log_dropped;
+        s->log_dropped = 0;
+    } else {
+        s->log_dropped++;
+    }
+    pthread_mutex_unlock(&s->log_lock);
+    if (out && dropped)
+        td_log(TD_LOG_DEBUG, NULL, "http", "%s (and %lu more such lines not logged)",
+               td_buf_str(&b), dropped);
+    else if (out)
+        td_log(TD_LOG_DEBUG, NULL, "http", "%s", td_buf_str(&b));
     td_buf_reset(&b);
 }
 
@@ -558,6 +577,7 @@ void td_http_server_destroy(struct td_http_server *srv)
     }
     free(srv->routes);
     pthread_mutex_destroy(&srv->lock);
+    pthread_mutex_destroy(&srv->log_lock);
     pthread_cond_destroy(&srv->idle);
     free(srv->host);
     free(srv);

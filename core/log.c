@@ -29,6 +29,51 @@ int td_log_level_parse(const char *s, enum td_log_level *out)
     return -EINVAL;
 }
 
+#define CALLBACK_PREFIX "/v1/callbacks/"
+
+/* What ends a path (and its token) in a log line: a token is base64url, so
+ * none of these is part of it ("rejected POST /v1/callbacks/a/sms/<token>: 404"). */
+#define PATH_END " \t\r\n\"'<>?#:;,()[]"
+#define SEGMENT_END "/" PATH_END
+
+/* Appends s to b with the token of every callback path in it masked: after
+ * "/v1/callbacks/<org>/<channel>/", whatever follows up to a space, quote,
+ * '?', '#' or punctuation (the path's last segment) becomes "***". */
+static void mask_callbacks(struct td_buf *b, const char *s)
+{
+    const char *p;
+    while ((p = strstr(s, CALLBACK_PREFIX)) != NULL) {
+        const char *q = p + strlen(CALLBACK_PREFIX);
+        for (int segment = 0; segment < 2 && q; segment++) {
+            q += strcspn(q, SEGMENT_END);
+            q = *q == '/' ? q + 1 : NULL;
+        }
+        if (!q) {
+            /* no token after org and channel: nothing to mask */
+            size_t n = (size_t)(p - s) + strlen(CALLBACK_PREFIX);
+            td_buf_append(b, s, n);
+            s += n;
+            continue;
+        }
+        td_buf_append(b, s, (size_t)(q - s));
+        size_t token = strcspn(q, PATH_END); /* with any segments after it */
+        if (token)
+            td_buf_puts(b, "***");
+        s = q + token;
+    }
+    td_buf_puts(b, s);
+}
+
+void td_log_path(const char *path, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    struct td_buf b = {0};
+    mask_callbacks(&b, path ? path : "-");
+    snprintf(out, cap, "%s", td_buf_str(&b));
+    td_buf_reset(&b);
+}
+
 void td_vlog(enum td_log_level level, const char *org, const char *component, const char *fmt,
              va_list ap)
 {
@@ -46,7 +91,11 @@ void td_vlog(enum td_log_level level, const char *org, const char *component, co
     if (org || component)
         td_buf_printf(&line, "[%s%s%s] ", org ? org : "", org && component ? "/" : "",
                       component ? component : "");
-    td_buf_vprintf(&line, fmt, ap);
+    struct td_buf text = {0};
+    td_buf_vprintf(&text, fmt, ap);
+    /* a callback token is a credential: never in a log line, whoever wrote it */
+    mask_callbacks(&line, td_buf_str(&text));
+    td_buf_reset(&text);
     td_buf_puts(&line, "\n");
     /* One write per line keeps lines whole when threads log at once. */
     fputs(td_buf_str(&line), stderr);

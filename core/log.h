@@ -23,4 +23,11 @@ void td_vlog(enum td_log_level level, const char *org, const char *component, co
  * "j***@e***.org" or "+49171*****67". NULL or "" gives "-". */
 void td_log_mask(const char *address, char *out, size_t cap);
 
+/* Writes a log-safe form of a request path, route or URL into out: the last
+ * segment of a callback path, its token, becomes three stars
+ * ("/v1/callbacks/acme/sms/3f2a..." gives "/v1/callbacks/acme/sms/" and the
+ * stars), wherever in path one is; the rest stays as it is. NULL gives "-".
+ * Every line td_log writes is masked so too. */
+void td_log_path(const char *path, char *out, size_t cap);
+
 #endif

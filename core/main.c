@@ -13,8 +13,10 @@ static const char usage[] =
     "commands:\n"
     "  run                    run the engine (HTTP triggers, dispatcher) until SIGTERM\n"
     "  migrate                create or upgrade the database schema\n"
-    "  check [--connections]  validate tidings.ini, every conf.d/<org>.ini and the plugins;\n"
-    "                         --connections also asks each provider if its key works\n"
+    "  check [--connections | --callbacks]\n"
+    "                         validate tidings.ini, every conf.d/<org>.ini and the plugins;\n"
+    "                         --connections also asks each provider if its key works,\n"
+    "                         --callbacks prints each channel's callback URL\n"
 
     "  sequences import|export|validate\n"
     "                         move sequences and templates between files and the database\n"

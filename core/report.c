@@ -107,6 +107,30 @@ static int report_inbound(struct td_instance *in, PGconn *c, const struct td_rep
     return TD_REPORT_APPLIED;
 }
 
+/* One line for a report that matched a message: its id, what the report
+ * did to the message's status and whether it suppressed the address. */
+static void report_log(struct td_instance *in, const char *kind, const struct td_report *r,
+                       const struct td_report_effect *fx, bool suppress)
+{
+    char status[64] = "", suppressed[96] = "";
+    bool moving = r->kind == TD_REPORT_DELIVERED || r->kind == TD_REPORT_BOUNCED ||
+                  r->kind == TD_REPORT_COMPLAINED || r->kind == TD_REPORT_FAILED;
+    if (strcmp(fx->outcome, "applied") == 0 && moving) {
+        if (strcmp(fx->before, fx->after) != 0)
+            snprintf(status, sizeof(status), "; status %s -> %s", fx->before, fx->after);
+        else
+            snprintf(status, sizeof(status), "; status stays %s", fx->before);
+    }
+    if (strcmp(fx->outcome, "applied") == 0 && suppress)
+        snprintf(suppressed, sizeof(suppressed), "; %s",
+                 !fx->suppressed         ? "no address recorded: nothing suppressed"
+                 : fx->suppression_added ? "address suppressed"
+                                         : "address already suppressed");
+    td_log(TD_LOG_INFO, in->org->id, in->cfg->name, "message %lld: %s report %s%s%.200s%s%s",
+           (long long)fx->message_id, kind, fx->outcome, r->detail ? ": " : "",
+           r->detail ? r->detail : "", status, suppressed);
+}
+
 int td_report_apply(struct td_instance *in, const struct td_report *r)
 {
     if (!r || r->kind < TD_REPORT_DELIVERED || r->kind > TD_REPORT_INBOUND)
@@ -124,31 +148,37 @@ int td_report_apply(struct td_instance *in, const struct td_report *r)
         return rc;
     }
     const char *kind = kind_names[r->kind];
-    char event_key[300];
+    char event_key[300], address[160] = "";
     snprintf(event_key, sizeof(event_key), "%s", r->event_id ? r->event_id : "");
     if (!r->event_id)
         snprintf(event_key, sizeof(event_key), "%s/%.200s", kind, r->status ? r->status : "");
+    /* the address the provider names: used when the message has none recorded */
+    if (r->address && strchr(r->address, '@'))
+        td_email_canonical(r->address, address, sizeof(address));
+    else if (r->address &&
+             td_phone_normalize(r->address, in->org->country, address, sizeof(address)) < 0)
+        address[0] = '\0';
     struct td_report_change change = {
         .kind = kind,
         .status = r->status,
         .detail = r->detail,
         .event_key = event_key,
+        .address = address[0] ? address : NULL,
         .at_ms = r->at_ms,
         .suppress =
             (r->kind == TD_REPORT_BOUNCED && r->permanent) || r->kind == TD_REPORT_COMPLAINED,
         .take_fallback = r->kind == TD_REPORT_FAILED && r->take_fallback,
     };
     int64_t id = report_message_id(in->engine, in->org->id, r->message_ref);
-    const char *outcome = "unknown";
-    rc = td_store_report_apply(c, in->org->id, id, r->provider_id, &change, &outcome, err,
-                               sizeof(err));
+    struct td_report_effect fx;
+    rc = td_store_report_apply(c, in->org->id, id, r->provider_id, &change, &fx, err, sizeof(err));
     td_db_release(in->engine->pool, c, td_db_connection_lost(c));
     if (rc < 0) {
         td_log(TD_LOG_ERROR, in->org->id, in->cfg->name, "report not stored: %s", err);
         return -EIO;
     }
-    report_count(in, kind, outcome);
-    if (strcmp(outcome, "unknown") == 0) {
+    report_count(in, kind, fx.outcome);
+    if (strcmp(fx.outcome, "unknown") == 0) {
         /* acknowledged all the same: an error would only make the provider repeat it */
         td_log(TD_LOG_WARN, in->org->id, in->cfg->name,
                "%s report for an unknown message (%.60s), acknowledged", kind,
@@ -157,7 +187,6 @@ int td_report_apply(struct td_instance *in, const struct td_report *r)
                                 : "no id");
         return TD_REPORT_APPLIED;
     }
-    td_log(TD_LOG_INFO, in->org->id, in->cfg->name, "message %lld: %s report %s%s%s", (long long)id,
-           kind, outcome, r->detail ? ": " : "", r->detail ? r->detail : "");
-    return strcmp(outcome, "later") == 0 ? TD_REPORT_LATER : TD_REPORT_APPLIED;
+    report_log(in, kind, r, &fx, change.suppress);
+    return strcmp(fx.outcome, "later") == 0 ? TD_REPORT_LATER : TD_REPORT_APPLIED;
 }

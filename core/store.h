@@ -239,17 +239,32 @@ struct td_report_change {
     const char *status;    /* the provider's status name, or NULL */
     const char *detail;    /* or NULL */
     const char *event_key; /* dedupes replays */
+    const char *address;   /* the address the provider names, canonical, or NULL */
     int64_t at_ms;         /* 0: unknown */
-    bool suppress;         /* suppress the recipient on this channel */
+    bool suppress;         /* suppress the recipient on this channel, whatever the state */
     bool take_fallback;    /* failed: schedule the fallback chain's next send */
 };
 
+/* What applying a report did. */
+struct td_report_effect {
+    const char *outcome;    /* "applied", "replay", "unknown" (no such message), "later" (still
+                             * being sent: retry) */
+    int64_t message_id;     /* the message matched (by id or provider id), or -1 */
+    char before[16];        /* its status before, or "" */
+    char after[16];         /* its status after, or "" */
+    bool suppressed;        /* the address is suppressed on the message's channel now */
+    bool suppression_added; /* ... by this report (not before) */
+};
+
 /* Applies a report to message id (or, with id < 0, the message the provider
- * knows as provider_id) of org in one transaction. *outcome: "applied",
- * "replay", "unknown" (no such message), "later" (still being sent: retry). */
+ * knows as provider_id) of org in one transaction: records it (a replay,
+ * same event_key, changes nothing), moves the message's status where the
+ * report allows it from the state it is in, and with change->suppress
+ * suppresses the message's recipient (else change->address) on its channel
+ * whatever that state. Fills *effect. */
 int td_store_report_apply(PGconn *c, const char *org, int64_t id, const char *provider_id,
-                          const struct td_report_change *change, const char **outcome, char *err,
-                          size_t errcap);
+                          const struct td_report_change *change, struct td_report_effect *effect,
+                          char *err, size_t errcap);
 
 /* Records an inbound message (the WhatsApp window) and, with stop, suppresses
  * the sender on that channel. */
@@ -263,6 +278,13 @@ int td_store_suppress(PGconn *c, const char *org, const char *channel, const cha
 /* Removes a suppression; *removed tells whether there was one. */
 int td_store_unsuppress(PGconn *c, const char *org, const char *channel, const char *address,
                         bool *removed, char *err, size_t errcap);
+
+/* The channel and address of message id of org, for a one-click unsubscribe:
+ * the recipient it went to, or (an e-mail whose sending left no record) its
+ * booking's customer e-mail as it is now, as stored (not canonical). *found
+ * is false when there is no such message or no address. */
+int td_store_message_address(PGconn *c, const char *org, int64_t id, char *channel, size_t ccap,
+                             char *address, size_t acap, bool *found, char *err, size_t errcap);
 
 /* Lists suppressions (org may be NULL) as a JSON array. */
 int td_store_suppressions(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);

@@ -3,7 +3,9 @@
 
 #include "world.h"
 
+#include "address.h"
 #include "buf.h"
+#include "config_value.h"
 #include "db.h"
 #include "engine.h"
 #include "log.h"
@@ -11,37 +13,57 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #define UNSUBSCRIBE_PREFIX "/v1/unsubscribe/"
 
+/* What a link stands for. "u2\n<org>\n<message id>" (made now) names the
+ * message, whose recipient is looked up when the link is used, so the link
+ * reveals no address; "u1\n<org>\n<channel>\n<address>" (made before, still in
+ * mailboxes) names the address itself. */
 struct link {
     char org[80];
-    char channel[32];
-    char address[200];
+    char channel[32];   /* u1; for u2 read with the address */
+    char address[200];  /* u1; for u2 read from the message */
+    int64_t message_id; /* u2, or -1 */
 };
 
 /* Reads and checks the token at the end of the path. */
 static int link_open(struct td_engine *e, const char *path, struct link *l)
 {
     char payload[400];
+    memset(l, 0, sizeof(*l));
+    l->message_id = -1;
     const char *token = path + strlen(UNSUBSCRIBE_PREFIX);
     if (td_sign_open(e->conf->engine.callback_secret, token, payload, sizeof(payload)) < 0)
         return -EINVAL;
     char *fields[4] = {payload, NULL, NULL, NULL};
-    for (int i = 1; i < 4; i++) {
-        char *nl = fields[i - 1] ? strchr(fields[i - 1], '\n') : NULL;
+    size_t n = 1;
+    while (n < 4) {
+        char *nl = strchr(fields[n - 1], '\n');
         if (!nl)
-            return -EINVAL;
+            break;
         *nl = '\0';
-        fields[i] = nl + 1;
+        fields[n++] = nl + 1;
     }
+    long id = -1;
+    bool v1 = n == 4 && strcmp(fields[0], "u1") == 0;
+    bool v2 = n == 3 && strcmp(fields[0], "u2") == 0 &&
+              td_parse_long(fields[2], 1, 0x7fffffffffffffffL, &id) == 0;
+    if (!v1 && !v2)
+        return -EINVAL;
     struct td_world *w = td_engine_world(e);
     bool known = td_world_org(w, fields[1]) != NULL;
     td_world_release(w);
-    if (strcmp(fields[0], "u1") != 0 || !known)
+    if (!known)
         return -EINVAL;
     snprintf(l->org, sizeof(l->org), "%s", fields[1]);
+    if (v2) {
+        l->message_id = id;
+        return 0;
+    }
     snprintf(l->channel, sizeof(l->channel), "%s", fields[2]);
     snprintf(l->address, sizeof(l->address), "%s", fields[3]);
     return 0;
@@ -95,11 +117,19 @@ static void unsubscribe_post(void *ctx, const struct td_http_request *req,
         return;
     }
     char err[512];
-    bool added = false;
+    bool added = false, found = true;
     PGconn *c = td_db_acquire(e->pool, 2000, err, sizeof(err));
-    int rc = c ? td_store_suppress(c, l.org, l.channel, l.address, "one-click unsubscribe",
-                                   "customer", &added, err, sizeof(err))
-               : -EIO;
+    int rc = c ? 0 : -EIO;
+    if (rc == 0 && l.message_id >= 0) {
+        char stored[200];
+        rc = td_store_message_address(c, l.org, l.message_id, l.channel, sizeof(l.channel), stored,
+                                      sizeof(stored), &found, err, sizeof(err));
+        if (rc == 0 && found)
+            td_email_canonical(stored, l.address, sizeof(l.address));
+    }
+    if (rc == 0 && found)
+        rc = td_store_suppress(c, l.org, l.channel, l.address, "one-click unsubscribe", "customer",
+                               &added, err, sizeof(err));
     td_db_release(e->pool, c, c && td_db_connection_lost(c));
     if (rc < 0) {
         td_log(TD_LOG_ERROR, l.org, "unsubscribe", "not stored: %s", err);
@@ -107,10 +137,20 @@ static void unsubscribe_post(void *ctx, const struct td_http_request *req,
         page(resp, 503, "Bitte später erneut versuchen", "Please try again in a minute.", NULL);
         return;
     }
-    char masked[64];
+    if (!found) {
+        td_log(TD_LOG_WARN, l.org, "unsubscribe",
+               "message %lld: no such message or no address: nothing suppressed",
+               (long long)l.message_id);
+        page(resp, 404, "Link ungültig",
+             "Dieser Abmeldelink ist nicht gültig. / This link is not valid.", NULL);
+        return;
+    }
+    char masked[64], which[40] = "an older link";
     td_log_mask(l.address, masked, sizeof(masked));
-    td_log(TD_LOG_INFO, l.org, "unsubscribe", "%s unsubscribed from %s%s", masked, l.channel,
-           added ? "" : " (already)");
+    if (l.message_id >= 0)
+        snprintf(which, sizeof(which), "message %lld", (long long)l.message_id);
+    td_log(TD_LOG_INFO, l.org, "unsubscribe", "%s: %s unsubscribed from %s%s", which, masked,
+           l.channel, added ? "" : " (already)");
     page(resp, 200, "Abgemeldet",
          "Sie erhalten von uns keine E-Mails mehr. / You will not receive our e-mails any more.",
          NULL);
@@ -126,4 +166,14 @@ int td_unsubscribe_routes(struct td_engine *engine)
         rc = td_http_route_add(engine->http, "POST", UNSUBSCRIBE_PREFIX "*", unsubscribe_post,
                                engine, engine);
     return rc;
+}
+
+int td_unsubscribe_token(const char *secret, const char *org, int64_t message_id, char *out,
+                         size_t cap)
+{
+    char payload[200];
+    int n = snprintf(payload, sizeof(payload), "u2\n%s\n%lld", org, (long long)message_id);
+    if (!secret || n < 0 || (size_t)n >= sizeof(payload))
+        return -EINVAL;
+    return td_sign_token(secret, payload, out, cap);
 }

@@ -50,7 +50,7 @@ for instant in 2025-12-31T23:30:00Z 2026-03-29T00:30:00Z 2026-10-25T00:30:00Z \
 done
 echo "== build-fuzz: the libFuzzer targets (clang), each for a bounded time"
 CC=clang cmake -S . -B build-fuzz -DTIDINGS_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzz_booking fuzz_signature fuzz_template >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_booking fuzz_signature fuzz_template fuzz_infobip fuzz_resend >/dev/null
 (cd build-fuzz && ctest --output-on-failure -j 2 -L fuzz)
 echo "== all tests passed in $(( $(date +%s) - start )) s"
 

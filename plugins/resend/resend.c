@@ -28,10 +28,12 @@
  * With `webhook_secret` set, Resend's webhooks (Svix-signed) arrive at the
  * engine's callback route for this connection: delivered, bounced (a permanent
  * bounce suppresses the address), complained (suppresses it), delivery delayed
- * and failed are reported to the engine. Every e-mail carries our message id
- * as the tag tidings_message, which the webhooks echo back.
+ * and failed are reported to the engine (resend_event.c reads the body).
+ * Every e-mail carries our message id as the tag tidings_message, which the
+ * webhooks echo back.
  */
 #include "tidings/plugin.h"
+#include "resend_event.h"
 #include "webhook_signature.h"
 
 #include <errno.h>
@@ -394,49 +396,6 @@ static void respond_text(const struct resend *rs, struct td_http_response *resp,
     rs->host->respond(resp, status, "application/json", body, strlen(body));
 }
 
-/* One Resend event (its "type" and "data") as a report; false when it is an
- * event the engine does not act on (sent, opened, clicked, ...). */
-static bool resend_event_report(json_t *event, struct td_report *r, char *detail, size_t cap)
-{
-    const char *type = json_string_value(json_object_get(event, "type"));
-    json_t *data = json_object_get(event, "data");
-    memset(r, 0, sizeof(*r));
-    detail[0] = '\0';
-    if (!type || !json_is_object(data))
-        return false;
-    if (strcmp(type, "email.delivered") == 0) {
-        r->kind = TD_REPORT_DELIVERED;
-    } else if (strcmp(type, "email.delivery_delayed") == 0) {
-        r->kind = TD_REPORT_DELAYED;
-    } else if (strcmp(type, "email.complained") == 0) {
-        r->kind = TD_REPORT_COMPLAINED;
-    } else if (strcmp(type, "email.bounced") == 0) {
-        json_t *bounce = json_object_get(data, "bounce");
-        const char *btype = json_string_value(json_object_get(bounce, "type"));
-        r->kind = TD_REPORT_BOUNCED;
-        r->permanent = btype && strcmp(btype, "Permanent") == 0;
-        snprintf(detail, cap, "%s bounce: %.200s", btype ? btype : "unknown",
-                 json_string_value(json_object_get(bounce, "message"))
-                     ? json_string_value(json_object_get(bounce, "message"))
-                     : "");
-    } else if (strcmp(type, "email.failed") == 0) {
-        r->kind = TD_REPORT_FAILED;
-        snprintf(detail, cap, "%.200s",
-                 json_string_value(json_object_get(json_object_get(data, "failed"), "reason"))
-                     ? json_string_value(json_object_get(json_object_get(data, "failed"), "reason"))
-                     : "failed");
-    } else {
-        return false;
-    }
-    r->provider_id = json_string_value(json_object_get(data, "email_id"));
-    r->message_ref =
-        json_string_value(json_object_get(json_object_get(data, "tags"), "tidings_message"));
-    r->address = json_string_value(json_array_get(json_object_get(data, "to"), 0));
-    r->status = type;
-    r->detail = detail[0] ? detail : NULL;
-    return true;
-}
-
 /* POST callback_path: a Resend webhook, verified the Svix way. */
 static void resend_webhook(void *ctx, const struct td_http_request *req,
                            struct td_http_response *resp)
@@ -453,21 +412,19 @@ static void resend_webhook(void *ctx, const struct td_http_request *req,
         respond_text(rs, resp, 401, "{\"error\":\"bad or missing svix signature\"}");
         return;
     }
-    json_error_t jerr;
-    json_t *event = json_loadb(req->body, req->body_len, 0, &jerr);
-    if (!event) {
+    struct resend_event ev;
+    if (resend_event_parse(req->body, req->body_len, &ev) < 0) {
+        resend_event_clear(&ev);
         respond_text(rs, resp, 400, "{\"error\":\"malformed JSON\"}");
         return;
     }
-    struct td_report r;
-    char detail[256];
     int verdict = TD_REPORT_APPLIED;
-    if (resend_event_report(event, &r, detail, sizeof(detail))) {
-        r.event_id = id; /* the same on Resend's retries: a replay changes nothing */
-        r.at_ms = when * 1000;
-        verdict = rs->host->report(rs->host, &r);
+    if (ev.reported) {
+        ev.report.event_id = id; /* the same on Resend's retries: a replay changes nothing */
+        ev.report.at_ms = when * 1000;
+        verdict = rs->host->report(rs->host, &ev.report);
     }
-    json_decref(event);
+    resend_event_clear(&ev);
     if (verdict == TD_REPORT_APPLIED) {
         respond_text(rs, resp, 200, "{\"ok\":true}");
     } else {
@@ -548,8 +505,11 @@ static int resend_create(const struct td_host *host, const struct td_config *cfg
             snprintf(err->message, sizeof(err->message), "cannot register the webhook route");
             resend_destroy(rs);
             return -EEXIST;
-        } else if (host->callback_url) {
-            host->log(host, TD_LOG_INFO, "point Resend's webhook at %s", host->callback_url);
+        } else {
+            /* not the URL: its last segment is the route's secret token */
+            host->log(host, TD_LOG_INFO,
+                      "point Resend's webhook at this channel's callback URL "
+                      "(tidings check --callbacks prints it)");
         }
     }
     *instance = rs;

@@ -477,6 +477,39 @@ def callback_path(secret, org, channel):
     return f"/v1/callbacks/{org}/{channel}/{token}"
 
 
+def callback_token(secret, org, channel):
+    """The last segment of callback_path: the credential of a channel's callback route."""
+    return callback_path(secret, org, channel).rsplit("/", 1)[1]
+
+
+def signed_token(secret, payload):
+    """A token as the engine signs one (core/sign.c): base64url(payload) "." the first 22
+    characters of base64url(HMAC-SHA256(secret, payload)), no padding."""
+    import hashlib
+    import hmac as _hmac
+
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    mac = _hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest()
+    return b64(payload.encode()) + "." + b64(mac)[:22]
+
+
+def token_payload(token):
+    """The payload a signed token carries (readable by anyone: only its signature is secret)."""
+    part = token.split(".", 1)[0]
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)).decode()
+
+
+def base64_forms(text):
+    """What base64url of text looks like inside any longer encoded payload: the characters
+    that depend on text alone, at each of the three byte alignments."""
+    forms = []
+    for pad in range(3):
+        enc = base64.urlsafe_b64encode(b"\0" * pad + text.encode()).decode().rstrip("=")
+        forms.append(enc[4 if pad else 0:-4])
+    return forms
+
+
 def svix_headers(secret, body, msg_id=None, timestamp=None):
     """Headers Resend (Svix) signs a webhook with."""
     h = webhook_client.headers_for(secret, body, webhook_id=msg_id, timestamp=timestamp)

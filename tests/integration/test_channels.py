@@ -4,6 +4,7 @@ delayed, replays, unknown ids), one-click unsubscribe, suppressions, phone
 numbers in E.164, connection checks."""
 import json
 import os
+import re
 import time
 import unittest
 import urllib.error
@@ -11,9 +12,10 @@ import urllib.parse
 import urllib.request
 
 from fake_provider import FakeProvider
-from harness import (Database, Engine, Setup, callback_path, close_class, counts_by_status,
-                     import_templates, new_secret, psql, scalar, seed_messages, svix_headers,
-                     message_key, now_ts, wait_until, webhook_client)
+from harness import (Database, Engine, Setup, base64_forms, callback_path, callback_token,
+                     close_class, counts_by_status, import_templates, new_secret, psql, scalar,
+                     seed_messages, signed_token, svix_headers, message_key, now_ts,
+                     token_payload, wait_until, webhook_client)
 
 
 def http(method, url, body=None, headers=None):
@@ -60,6 +62,8 @@ class Resend(unittest.TestCase):
         log = close_class(cls.engine, cls.setup, cls.db, cls.fake)
         assert problems == [], "requests Resend would refuse:\n" + "\n".join(problems)
         assert cls.fake.resend_key not in log and cls.webhook_secret not in log, "a secret in the log"
+        assert callback_token(cls.callback_secret, "acme", "email") not in log, "a callback token in the log"
+        assert "message -1" not in log, "a report logged without its message"
 
     def send_one(self, prefix, **kw):
         seed_messages(self.dsn, "acme", 1, prefix=prefix, **kw)
@@ -134,6 +138,61 @@ class Resend(unittest.TestCase):
         _, status, _ = self.send_one("BX", email="'bounce.hard@example.org'")
         self.assertEqual(status, "skipped")
 
+    def test_a_complaint_after_a_temporary_bounce_suppresses_the_address(self):
+        addr = "soft.then.spam@example.org"
+        mid, _, pid = self.send_one("CB", email=f"'{addr}'")
+        self.assertEqual(self.post_hook(self.event("email.bounced", pid, mid, to=addr,
+                                                   bounce={"type": "Temporary", "message": "mailbox full"}))[0], 200)
+        self.assertEqual(scalar(self.dsn, f"SELECT status FROM tidings.messages WHERE id = {mid}"), "bounced")
+        self.assertEqual(scalar(self.dsn, f"SELECT count(*) FROM tidings.suppressions WHERE address = '{addr}'"), "0")
+        # the mail got through after all, and the customer marked it as spam
+        body = self.event("email.complained", pid, mid, to=addr)
+        headers = svix_headers(self.webhook_secret, body)
+        self.assertEqual(http("POST", self.hook, body, headers)[0], 200)
+        self.assertEqual(psql(self.dsn, f"SELECT status, reason FROM tidings.messages WHERE id = {mid}"),
+                         [["complained", "provider reported complained"]])
+        self.assertEqual(psql(self.dsn, "SELECT channel, reason, created_by FROM tidings.suppressions "
+                                        f"WHERE address = '{addr}'"),
+                         [["email", "provider reported complained", "provider"]])
+        wait_until(lambda: f"message {mid}: complained report applied; status bounced -> complained; "
+                           "address suppressed" in self.engine.log_text(), what="the log line")
+        # the same complaint again changes nothing
+        self.assertEqual(http("POST", self.hook, body, headers)[0], 200)
+        self.assertEqual(scalar(self.dsn, f"SELECT count(*) FROM tidings.message_reports WHERE message_id = {mid}"), "2")
+        wait_until(lambda: f"message {mid}: complained report replay" in self.engine.log_text(), what="the replay")
+        # the next message to that address is not sent
+        _, status, _ = self.send_one("CC", email=f"'{addr}'")
+        self.assertEqual(status, "skipped")
+        self.assertEqual(scalar(self.dsn, "SELECT reason FROM tidings.messages WHERE booking_id = 'CC1'"),
+                         "the customer's address is suppressed for email")
+
+    def test_a_hard_bounce_suppresses_whatever_the_state(self):
+        addr = "gone.later@example.org"
+        mid, _, pid = self.send_one("HB", email=f"'{addr}'")
+        self.post_hook(self.event("email.bounced", pid, mid, to=addr,
+                                  bounce={"type": "Temporary", "message": "mailbox full"}))
+        # Resend gives up later: a permanent bounce, found by Resend's id alone (no tag)
+        event = json.loads(self.event("email.bounced", pid, mid, to=addr,
+                                      bounce={"type": "Permanent", "message": "550 5.1.1 Unknown User"}))
+        del event["data"]["tags"]
+        self.assertEqual(self.post_hook(json.dumps(event).encode())[0], 200)
+        self.assertEqual(psql(self.dsn, f"SELECT status, reason FROM tidings.messages WHERE id = {mid}"),
+                         [["bounced", "provider reported bounced: Temporary bounce: mailbox full"]])
+        self.assertEqual(psql(self.dsn, f"SELECT reason FROM tidings.suppressions WHERE address = '{addr}'"),
+                         [["provider reported bounced"]])
+        wait_until(lambda: f"message {mid}: bounced report applied: Permanent bounce: 550 5.1.1 Unknown User; "
+                           "status stays bounced; address suppressed" in self.engine.log_text(),
+                   what="the log line naming the message")
+        # a complaint on a message in a state no report moves (cancelled by an operator, say)
+        addr2 = "cancelled.then.spam@example.org"
+        mid2, _, pid2 = self.send_one("HC", email=f"'{addr2}'")
+        psql(self.dsn, f"UPDATE tidings.messages SET status = 'cancelled' WHERE id = {mid2}")
+        self.assertEqual(self.post_hook(self.event("email.complained", pid2, mid2, to=addr2))[0], 200)
+        self.assertEqual(scalar(self.dsn, f"SELECT status FROM tidings.messages WHERE id = {mid2}"), "cancelled")
+        self.assertEqual(scalar(self.dsn, f"SELECT count(*) FROM tidings.suppressions WHERE address = '{addr2}'"), "1")
+        wait_until(lambda: f"message {mid2}: complained report applied; status stays cancelled; "
+                           "address suppressed" in self.engine.log_text(), what="the log line")
+
     def test_bad_signatures_and_unknown_ids(self):
         body = self.event("email.delivered", "no-such-id", "999999999")
         self.assertEqual(http("POST", self.hook, body, {"content-type": "application/json"})[0], 401)
@@ -165,6 +224,55 @@ class Resend(unittest.TestCase):
                          [["email", "one-click unsubscribe", "customer"]])
         tampered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
         self.assertEqual(http("POST", self.engine.base + tampered, b"")[0], 404)
+        # the link names the message, never the address (links end up in proxy logs)
+        token = path.rsplit("/", 1)[1]
+        self.assertEqual(token_payload(token), f"u2\nacme\n{mid}")
+        for form in base64_forms("leave.me@example.org"):
+            self.assertNotIn(form, link)
+        self.assertNotIn("leave.me", link)
+        wait_until(lambda: re.search(rf"message {mid}: l\*+@e\*+\.org unsubscribed from email", self.engine.log_text()),
+                   what="the log line")
+        # the suppressed address gets nothing more
+        _, status, _ = self.send_one("UO", email="'leave.me@example.org'")
+        self.assertEqual(status, "skipped")
+
+    def test_older_links_with_the_address_still_unsubscribe(self):
+        # links made before (u1: the address inside) are in customers' mailboxes
+        token = signed_token(self.callback_secret, "u1\nacme\nemail\nold.link@example.org")
+        path = "/v1/unsubscribe/" + token
+        status, page = http("GET", self.engine.base + path)
+        self.assertEqual(status, 200)
+        self.assertIn("<form method=\"post\"", page)
+        status, _ = http("POST", self.engine.base + path, b"List-Unsubscribe=One-Click",
+                         {"content-type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 200)
+        self.assertEqual(psql(self.dsn, "SELECT channel, reason, created_by FROM tidings.suppressions "
+                                        "WHERE address = 'old.link@example.org'"),
+                         [["email", "one-click unsubscribe", "customer"]])
+        # signed with another secret, or for another organization: not valid
+        forged = signed_token("cb-" + new_secret(), "u2\nacme\n1")
+        self.assertEqual(http("POST", self.engine.base + "/v1/unsubscribe/" + forged, b"")[0], 404)
+        other = signed_token(self.callback_secret, "u2\nnobody\n1")
+        self.assertEqual(http("POST", self.engine.base + "/v1/unsubscribe/" + other, b"")[0], 404)
+        # a good signature for a message that is not there: nothing to suppress
+        missing = signed_token(self.callback_secret, "u2\nacme\n999999999")
+        self.assertEqual(http("POST", self.engine.base + "/v1/unsubscribe/" + missing, b"")[0], 404)
+        wait_until(lambda: "message 999999999: no such message or no address" in self.engine.log_text(),
+                   what="the log line")
+
+    def test_a_link_whose_sending_left_no_record_suppresses_the_booking_address(self):
+        # an engine died after Resend took the mail: the row has no recipient yet
+        seed_messages(self.dsn, "acme", 1, prefix="NR", due="now() + interval '1 day'",
+                      email="'No.Record@Example.org'")
+        mid = scalar(self.dsn, "SELECT id FROM tidings.messages WHERE booking_id = 'NR1'")
+        self.assertEqual(scalar(self.dsn, f"SELECT coalesce(recipient, 'none') FROM tidings.messages WHERE id = {mid}"),
+                         "none")
+        path = "/v1/unsubscribe/" + signed_token(self.callback_secret, f"u2\nacme\n{mid}")
+        self.assertEqual(http("POST", self.engine.base + path, b"List-Unsubscribe=One-Click",
+                              {"content-type": "application/x-www-form-urlencoded"})[0], 200)
+        self.assertEqual(psql(self.dsn, "SELECT channel, reason FROM tidings.suppressions "
+                                        "WHERE address = 'no.record@example.org'"),
+                         [["email", "one-click unsubscribe"]])
 
     def test_phone_numbers_are_e164_and_bad_ones_fail_before_sending(self):
         seed_messages(self.dsn, "acme", 1, prefix="PN", channel="sms", template="t_sms",

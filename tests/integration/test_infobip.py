@@ -11,7 +11,7 @@ import unittest
 import zoneinfo
 
 from fake_provider import FakeProvider
-from harness import (SOURCE_DIR, Database, Engine, Setup, callback_path, close_class,
+from harness import (SOURCE_DIR, Database, Engine, Setup, callback_path, callback_token, close_class,
                      counts_by_status, import_templates, make_due_now, new_secret, psql, scalar,
                      message_key, now, seed_messages, svix_headers, wait_until)
 from spec_check import validate_recorded
@@ -72,6 +72,9 @@ class Infobip(unittest.TestCase):
         log = close_class(cls.engine, cls.setup, cls.db, cls.fake)
         assert problems == [], "requests the real APIs would refuse:\n" + "\n".join(problems)
         assert cls.fake.infobip_key not in log and "491761234567" not in log, "a secret or number in the log"
+        for channel in ("sms", "whatsapp", "email"):
+            assert callback_token(cls.callback_secret, "haff", channel) not in log, "a callback token in the log"
+        assert "message -1" not in log, "a report logged without its message"
 
     def dlr(self, url, key, to, group, status_id, name, error=None):
         result = {"bulkId": "b1", "messageId": key, "to": digits(to),
@@ -223,6 +226,28 @@ class Infobip(unittest.TestCase):
                           if m["request"]["to"] == ["jonas@example.org"])
         self.assertIn("Das erwartet dich am Haff", subjects)
         self.assertIn("Deine Packliste fürs Haff", subjects)
+
+    def test_no_callback_token_in_the_debug_log(self):
+        # the path is the only credential of Infobip's callbacks: served, refused, reported
+        # on, it never shows in the log, even at debug
+        self.assertEqual(self.fake.send(self.sms_hook, {"results": []})["status"], 200)
+        self.assertEqual(self.fake.send(self.wa_hook, "not json")["status"], 400)
+        self.assertEqual(self.fake.send(self.sms_hook, {"results": [{
+            "messageId": "td-nobody-haff-1", "to": "491760000000",
+            "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}}]})["status"], 200)
+        wait_until(lambda: "report for an unknown message" in self.engine.log_text(), what="the log line")
+        log = self.engine.log_text()
+        self.assertRegex(log, r"Z debug ", "the engine logs at debug")
+        for channel in ("sms", "whatsapp", "email"):
+            self.assertIn(f"[haff/{channel}] route POST /v1/callbacks/haff/{channel}/***", log)
+            self.assertNotIn(callback_token(self.callback_secret, "haff", channel), log)
+        self.assertIn("point Resend's webhook at this channel's callback URL", log)
+
+    def test_check_callbacks_prints_the_urls(self):
+        out = self.setup.cli("check", "--callbacks").stdout
+        for channel in ("sms", "whatsapp", "email"):
+            self.assertRegex(out, rf"haff\s+{channel}\s+http://tidings\.test"
+                                  + callback_path(self.callback_secret, "haff", channel) + "\n")
 
     def test_connection_checks(self):
         out = self.setup.cli("check", "--connections").stdout

@@ -1,0 +1,59 @@
+/* Unit tests of the log's masking of callback tokens (td_log_path): routes,
+ * request paths, URLs and whole messages. */
+#include "check.h"
+#include "log.h"
+
+#include <string.h>
+
+static const char token[] = "3f2a9c1e5b7d4a60c0ffee0123456789";
+
+static void masked(const char *in, const char *want)
+{
+    char out[300];
+    td_log_path(in, out, sizeof(out));
+    CHECK_STR(out, want);
+    CHECK(strstr(out, token) == NULL);
+}
+
+static void test_paths_and_urls(void)
+{
+    masked("/v1/callbacks/haff/sms/3f2a9c1e5b7d4a60c0ffee0123456789", "/v1/callbacks/haff/sms/***");
+    masked("https://tidings.example.org/v1/callbacks/haff/whatsapp/"
+           "3f2a9c1e5b7d4a60c0ffee0123456789",
+           "https://tidings.example.org/v1/callbacks/haff/whatsapp/***");
+    /* a query, more segments, quotes and several paths in one message */
+    masked("/v1/callbacks/a/email/3f2a9c1e5b7d4a60c0ffee0123456789?x=1",
+           "/v1/callbacks/a/email/***?x=1");
+    masked("/v1/callbacks/a/email/3f2a9c1e5b7d4a60c0ffee0123456789/more",
+           "/v1/callbacks/a/email/***");
+    masked("posted \"/v1/callbacks/a/sms/3f2a9c1e5b7d4a60c0ffee0123456789\" and "
+           "<http://x/v1/callbacks/b/sms/3f2a9c1e5b7d4a60c0ffee0123456789>",
+           "posted \"/v1/callbacks/a/sms/***\" and <http://x/v1/callbacks/b/sms/***>");
+    /* punctuation after a path is not part of its token */
+    masked("rejected POST /v1/callbacks/a/sms/3f2a9c1e5b7d4a60c0ffee0123456789: 404",
+           "rejected POST /v1/callbacks/a/sms/***: 404");
+}
+
+static void test_what_is_left_alone(void)
+{
+    masked("/v1/orgs/haff/bookings", "/v1/orgs/haff/bookings");
+    masked("/v1/callbacks/haff/sms", "/v1/callbacks/haff/sms");
+    masked("/v1/callbacks/haff/sms/", "/v1/callbacks/haff/sms/");
+    masked("/v1/callbacks/", "/v1/callbacks/");
+    masked("", "");
+    masked(NULL, "-");
+    /* a short buffer is cut, never overrun, and never shows the token */
+    char small[30];
+    td_log_path("/v1/callbacks/haff/sms/3f2a9c1e5b7d4a60c0ffee0123456789", small, sizeof(small));
+    CHECK_STR(small, "/v1/callbacks/haff/sms/***");
+    char tiny[8];
+    td_log_path("/v1/callbacks/haff/sms/3f2a9c1e5b7d4a60c0ffee0123456789", tiny, sizeof(tiny));
+    CHECK_STR(tiny, "/v1/cal");
+}
+
+int main(void)
+{
+    test_paths_and_urls();
+    test_what_is_left_alone();
+    return check_exit("test_log");
+}

@@ -24,7 +24,8 @@
 #define IMPORT_TRIES 5
 
 static const char bookings_usage[] =
-    "usage: tidings [-c FILE] bookings import [--org ORG] [--format jsonl|csv] FILE\n"
+    "usage: tidings [-c FILE] bookings import [--org ORG] [--format jsonl|csv] [--skip-bad-lines] "
+    "FILE\n"
     "\n"
     "Imports existing bookings, one per JSON line or CSV row (with a header naming the\n"
     "fields: id,status,start,end,timezone,name,customer.email,customer.phone,data.boat,...),\n"
@@ -32,11 +33,17 @@ static const char bookings_usage[] =
     "nothing: a record seen before is skipped. Prints progress while it runs and a summary\n"
     "of what was accepted, skipped (already known) and refused (line number and reason).\n"
     "--org may be left out when one organization is configured; --format defaults to csv\n"
-    "for *.csv files, else jsonl. Exit 1 when any record was refused.\n";
+    "for *.csv files, else jsonl. Exit 1 when any record was refused.\n"
+    "A CSV quoted field that is not closed (\"line 4: a quoted field is not closed\") stops\n"
+    "the import there: nothing from that line onward is imported, because where the next\n"
+    "records begin is only a guess. --skip-bad-lines refuses that line instead and goes on\n"
+    "with the next one.\n";
 
 struct import_stats {
     long records, accepted, skipped, refused, messages;
     char *refusals[IMPORT_SHOW_REFUSED];
+    int stopped_line;    /* an unclosed quote stopped the import here, or 0 */
+    long stopped_offset; /* how far into the file that was */
 };
 
 struct import_progress {
@@ -197,25 +204,41 @@ static int import_jsonl(FILE *f, struct td_instance *src, struct import_stats *s
     return rc;
 }
 
-static int import_csv(FILE *f, struct td_instance *src, struct import_stats *s,
+static int import_csv(FILE *f, bool skip_bad, struct td_instance *src, struct import_stats *s,
                       struct import_progress *p)
 {
     struct td_csv_record header = {0}, rec = {0};
-    int line = 0, rc = td_csv_read(f, &line, &header);
+    struct td_csv_reader *r = td_csv_reader_create(f);
+    int rc = r ? td_csv_next(r, &header) : -ENOMEM;
     if (rc <= 0) {
-        fprintf(stderr, "tidings bookings import: %s\n",
-                rc == 0 ? "the file is empty (a CSV file starts with a header)"
-                        : "unreadable header");
+        if (rc == -EINVAL)
+            fprintf(stderr, "tidings bookings import: line %d: %s (in the header)\n", header.line,
+                    td_csv_fault_text(header.fault));
+        else
+            fprintf(stderr, "tidings bookings import: %s\n",
+                    rc == 0 ? "the file is empty (a CSV file starts with a header)"
+                            : "out of memory");
         td_csv_record_clear(&header);
+        td_csv_reader_destroy(r);
         return -EINVAL;
     }
+    td_csv_reader_expect(r, header.count);
     rc = 0;
     int got;
-    while (rc == 0 && (got = td_csv_read(f, &line, &rec)) != 0) {
+    while (rc == 0 && (got = td_csv_next(r, &rec)) != 0) {
+        if (got == -ENOMEM) {
+            rc = -ENOMEM;
+            break;
+        }
         if (got < 0) {
             s->records++;
-            stats_refuse(s, rec.line, "a quoted field is never closed");
-            break;
+            stats_refuse(s, rec.line, td_csv_fault_text(rec.fault));
+            if (rec.fault == TD_CSV_UNCLOSED_QUOTE && !skip_bad) {
+                s->stopped_line = rec.line;
+                s->stopped_offset = td_csv_reader_offset(r);
+                break;
+            }
+            continue;
         }
         if (rec.count == 1 && rec.fields[0][0] == '\0')
             continue; /* a blank line */
@@ -233,10 +256,11 @@ static int import_csv(FILE *f, struct td_instance *src, struct import_stats *s,
         }
         rc = import_one(src, doc, rec.line, s);
         json_decref(doc);
-        progress_show(p, s, ftell(f), false);
+        progress_show(p, s, td_csv_reader_offset(r), false);
     }
     td_csv_record_clear(&header);
     td_csv_record_clear(&rec);
+    td_csv_reader_destroy(r);
     return rc;
 }
 
@@ -247,6 +271,7 @@ int td_cli_bookings(const char *config_path, int argc, char **argv)
         return argc == 0 ? TD_EXIT_USAGE : TD_EXIT_OK;
     }
     const char *org_id = NULL, *format = NULL, *file = NULL;
+    bool skip_bad = false;
     if (strcmp(argv[0], "import") != 0) {
         fprintf(stderr, "tidings bookings: unknown action '%s' (import)\n", argv[0]);
         return TD_EXIT_USAGE;
@@ -255,6 +280,8 @@ int td_cli_bookings(const char *config_path, int argc, char **argv)
         if ((strcmp(argv[i], "--org") == 0 || strcmp(argv[i], "--format") == 0) && i + 1 < argc) {
             *(argv[i][2] == 'o' ? &org_id : &format) = argv[i + 1];
             i++;
+        } else if (strcmp(argv[i], "--skip-bad-lines") == 0) {
+            skip_bad = true;
         } else if (argv[i][0] == '-' || file) {
             fprintf(stderr, "tidings bookings import: unexpected argument '%s'\n", argv[i]);
             return TD_EXIT_USAGE;
@@ -301,9 +328,9 @@ int td_cli_bookings(const char *config_path, int argc, char **argv)
                                 .started = mono_s(),
                                 .last_decile = -1};
     rc = e.pool && e.sequences && td_engine_register_orgs(&e, conf) == 0
-             ? (csv ? import_csv(f, &src, &s, &p) : import_jsonl(f, &src, &s, &p))
+             ? (csv ? import_csv(f, skip_bad, &src, &s, &p) : import_jsonl(f, &src, &s, &p))
              : -EIO;
-    progress_show(&p, &s, p.size, true);
+    progress_show(&p, &s, s.stopped_line ? s.stopped_offset : p.size, true);
     fclose(f);
     printf("imported %s into %s: %ld record%s: %ld accepted (%ld message%s scheduled), %ld "
            "skipped (already known), %ld refused\n",
@@ -315,6 +342,10 @@ int td_cli_bookings(const char *config_path, int argc, char **argv)
     }
     if (s.refused > IMPORT_SHOW_REFUSED)
         printf("  ... and %ld more refused\n", s.refused - IMPORT_SHOW_REFUSED);
+    if (s.stopped_line)
+        printf("  stopped at line %d: nothing from it onward was imported (fix the quote, or "
+               "run again with --skip-bad-lines to refuse only that line)\n",
+               s.stopped_line);
     td_sequence_cache_destroy(e.sequences);
     td_db_pool_destroy(e.pool);
     td_conf_destroy(conf);

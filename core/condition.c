@@ -28,13 +28,17 @@ static bool is_time_string(json_t *v)
     return json_is_string(v) && td_time_parse(json_string_value(v), &ms) == 0;
 }
 
-static int check_field(json_t *cond, const char *path, char *err, size_t cap)
+/* A condition's path below prefix: "steps[0].when" + ".all[1]". */
+#define COND_PATH_MAX 256
+
+static int check_field(json_t *cond, const char *path, struct td_diag *diag)
 {
+    size_t before = diag->count;
     json_t *field = json_object_get(cond, "field");
     if (!json_is_string(field) || !field_path_ok(json_string_value(field))) {
-        snprintf(err, cap, "%s.field: must be a path starting with booking., customer. or data.",
-                 path);
-        return -EINVAL;
+        char p[COND_PATH_MAX];
+        snprintf(p, sizeof(p), "%s.field", path);
+        td_diag_add_at(diag, p, "must be a path starting with booking., customer. or data.");
     }
     const char *op = NULL;
     json_t *value = NULL;
@@ -48,129 +52,127 @@ static int check_field(json_t *cond, const char *path, char *err, size_t cap)
         for (size_t i = 0; i < sizeof(compare_ops) / sizeof(compare_ops[0]); i++)
             known = known || strcmp(key, compare_ops[i]) == 0;
         if (!known || op) {
-            snprintf(err, cap, "%s.%s: %s", path, key,
-                     known ? "only one comparison per clause"
-                           : "unknown comparison (equals, not_equals, in, not_in, exists, gt, "
-                             "gte, lt, lte, before, after)");
-            return -EINVAL;
+            char p[COND_PATH_MAX];
+            snprintf(p, sizeof(p), "%s.%s", path, key);
+            td_diag_add_at(diag, p, "%s",
+                           known ? "only one comparison per clause"
+                                 : "unknown comparison (equals, not_equals, in, not_in, exists, "
+                                   "gt, gte, lt, lte, before, after)");
+            continue;
         }
         op = key;
         value = v;
     }
     if (!op) {
-        snprintf(err, cap, "%s: a comparison is missing (equals, in, exists, gt, ...)", path);
+        td_diag_add_at(diag, path, "a comparison is missing (equals, in, exists, gt, ...)");
         return -EINVAL;
     }
-    if ((strcmp(op, "in") == 0 || strcmp(op, "not_in") == 0) && !json_is_array(value)) {
-        snprintf(err, cap, "%s.%s: must be an array", path, op);
-        return -EINVAL;
-    }
-    if (strcmp(op, "exists") == 0 && !json_is_boolean(value)) {
-        snprintf(err, cap, "%s.exists: must be true or false", path);
-        return -EINVAL;
-    }
-    if ((op[0] == 'g' || op[0] == 'l') && !json_is_number(value) && !is_time_string(value)) {
-        snprintf(err, cap, "%s.%s: must be a number or an RFC 3339 time", path, op);
-        return -EINVAL;
-    }
-    if ((strcmp(op, "before") == 0 || strcmp(op, "after") == 0) && !is_time_string(value)) {
-        snprintf(err, cap, "%s.%s: must be an RFC 3339 time like 2026-06-01T00:00:00Z", path, op);
-        return -EINVAL;
-    }
-    return 0;
+    char p[COND_PATH_MAX];
+    snprintf(p, sizeof(p), "%s.%s", path, op);
+    if ((strcmp(op, "in") == 0 || strcmp(op, "not_in") == 0) && !json_is_array(value))
+        td_diag_add_at(diag, p, "must be an array");
+    if (strcmp(op, "exists") == 0 && !json_is_boolean(value))
+        td_diag_add_at(diag, p, "must be true or false");
+    if ((op[0] == 'g' || op[0] == 'l') && !json_is_number(value) && !is_time_string(value))
+        td_diag_add_at(diag, p, "must be a number or an RFC 3339 time");
+    if ((strcmp(op, "before") == 0 || strcmp(op, "after") == 0) && !is_time_string(value))
+        td_diag_add_at(diag, p, "must be an RFC 3339 time like 2026-06-01T00:00:00Z");
+    return diag->count > before ? -EINVAL : 0;
 }
 
-static int check_other_bookings(json_t *cond, const char *path, char *err, size_t cap)
+static int check_other_bookings(json_t *cond, const char *path, struct td_diag *diag)
 {
+    size_t before = diag->count;
+    char p[COND_PATH_MAX];
     json_t *q = json_object_get(cond, "other_bookings");
     if (!json_is_object(q)) {
-        snprintf(err, cap, "%s.other_bookings: must be an object", path);
-        return -EINVAL;
+        snprintf(p, sizeof(p), "%s.other_bookings", path);
+        td_diag_add_at(diag, p, "must be an object");
     }
     const char *key;
     json_t *v;
     json_object_foreach(q, key, v)
     {
+        snprintf(p, sizeof(p), "%s.other_bookings.%s", path, key);
         if (strcmp(key, "subtypes") == 0) {
             size_t i;
             json_t *s;
             bool ok = json_is_array(v);
             json_array_foreach(v, i, s) ok = ok && json_is_string(s);
-            if (!ok) {
-                snprintf(err, cap, "%s.other_bookings.subtypes: must be an array of strings", path);
-                return -EINVAL;
-            }
+            if (!ok)
+                td_diag_add_at(diag, p, "must be an array of strings");
         } else if (strcmp(key, "overlapping") == 0) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, cap, "%s.other_bookings.overlapping: must be true or false", path);
-                return -EINVAL;
-            }
+            if (!json_is_boolean(v))
+                td_diag_add_at(diag, p, "must be true or false");
         } else {
-            snprintf(err, cap, "%s.other_bookings.%s: unknown (subtypes, overlapping)", path, key);
-            return -EINVAL;
+            td_diag_add_at(diag, p, "unknown (subtypes, overlapping)");
         }
     }
     json_t *exists = json_object_get(cond, "exists");
-    if (!json_is_boolean(exists) || json_object_size(cond) != 2) {
-        snprintf(err, cap, "%s: other_bookings needs \"exists\": true or false, and nothing else",
-                 path);
-        return -EINVAL;
-    }
-    return 0;
+    if (!json_is_boolean(exists) || json_object_size(cond) != 2)
+        td_diag_add_at(diag, path,
+                       "other_bookings needs \"exists\": true or false, and nothing else");
+    return diag->count > before ? -EINVAL : 0;
 }
 
-int td_condition_check(json_t *cond, const char *prefix, char *err, size_t errcap)
+int td_condition_check_all(json_t *cond, const char *prefix, struct td_diag *diag)
 {
     if (!json_is_object(cond)) {
-        snprintf(err, errcap, "%s: must be an object", prefix);
+        td_diag_add_at(diag, prefix, "must be an object");
         return -EINVAL;
     }
+    size_t before = diag->count;
+    char path[COND_PATH_MAX];
     json_t *list = NULL;
     const char *group = json_object_get(cond, "all")   ? "all"
                         : json_object_get(cond, "any") ? "any"
                                                        : NULL;
     if (group) {
         list = json_object_get(cond, group);
-        if (!json_is_array(list) || json_array_size(list) == 0 || json_object_size(cond) != 1) {
-            snprintf(err, errcap, "%s.%s: must be a non-empty array, alone in its object", prefix,
-                     group);
-            return -EINVAL;
-        }
+        snprintf(path, sizeof(path), "%s.%s", prefix, group);
+        if (!json_is_array(list) || json_array_size(list) == 0 || json_object_size(cond) != 1)
+            td_diag_add_at(diag, path, "must be a non-empty array, alone in its object");
         size_t i;
         json_t *c;
         json_array_foreach(list, i, c)
         {
-            char path[160];
             snprintf(path, sizeof(path), "%s.%s[%zu]", prefix, group, i);
-            if (td_condition_check(c, path, err, errcap) < 0)
-                return -EINVAL;
+            td_condition_check_all(c, path, diag);
         }
-        return 0;
+        return diag->count > before ? -EINVAL : 0;
     }
     if (json_object_get(cond, "not")) {
-        char path[160];
         snprintf(path, sizeof(path), "%s.not", prefix);
-        if (json_object_size(cond) != 1) {
-            snprintf(err, errcap, "%s: must be alone in its object", path);
-            return -EINVAL;
-        }
-        return td_condition_check(json_object_get(cond, "not"), path, err, errcap);
+        if (json_object_size(cond) != 1)
+            td_diag_add_at(diag, path, "must be alone in its object");
+        td_condition_check_all(json_object_get(cond, "not"), path, diag);
+        return diag->count > before ? -EINVAL : 0;
     }
     if (json_object_get(cond, "consent")) {
         json_t *c = json_object_get(cond, "consent");
+        snprintf(path, sizeof(path), "%s.consent", prefix);
         if (!json_is_string(c) || json_object_size(cond) != 1) {
-            snprintf(err, errcap, "%s.consent: must be a channel name, alone in its object",
-                     prefix);
+            td_diag_add_at(diag, path, "must be a channel name, alone in its object");
             return -EINVAL;
         }
         return 0;
     }
     if (json_object_get(cond, "other_bookings"))
-        return check_other_bookings(cond, prefix, err, errcap);
+        return check_other_bookings(cond, prefix, diag);
     if (json_object_get(cond, "field"))
-        return check_field(cond, prefix, err, errcap);
-    snprintf(err, errcap, "%s: expected all, any, not, field, consent or other_bookings", prefix);
+        return check_field(cond, prefix, diag);
+    td_diag_add_at(diag, prefix, "expected all, any, not, field, consent or other_bookings");
     return -EINVAL;
+}
+
+int td_condition_check(json_t *cond, const char *prefix, char *err, size_t errcap)
+{
+    struct td_diag diag = {0};
+    int rc = td_condition_check_all(cond, prefix, &diag);
+    if (rc < 0 && errcap)
+        snprintf(err, errcap, "%s", diag.count && diag.lines[0] ? diag.lines[0] : "out of memory");
+    td_diag_clear(&diag);
+    return rc;
 }
 
 /* Finds booking.x / customer.x / data.x in the booking document. */

@@ -16,6 +16,8 @@
 #ifndef TD_CONDITION_H
 #define TD_CONDITION_H
 
+#include "diag.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,8 +35,12 @@ struct td_condition_env {
     void *ctx;
 };
 
-/* Checks cond; on a problem returns -EINVAL with "path: what is wrong" in err,
- * where path starts with prefix ("steps[2].when"). */
+/* Checks cond and adds every problem to diag as "path: what is wrong", each
+ * at its path, which starts with prefix ("steps[2].when"). Returns 0 when
+ * there is none, else -EINVAL. */
+int td_condition_check_all(json_t *cond, const char *prefix, struct td_diag *diag);
+
+/* Like td_condition_check_all, but keeps only the first problem, in err. */
 int td_condition_check(json_t *cond, const char *prefix, char *err, size_t errcap);
 
 /* Evaluates a checked condition. *holds gets the verdict; when false, why (may

@@ -243,6 +243,16 @@ const struct td_loaded_plugin *td_loader_get(struct td_loader *loader, const cha
     return p ? p : loader_load(loader, name, diag);
 }
 
+size_t td_loader_count(const struct td_loader *loader)
+{
+    return loader->count;
+}
+
+const struct td_loaded_plugin *td_loader_plugin(const struct td_loader *loader, size_t i)
+{
+    return i < loader->count ? loader->plugins[i] : NULL;
+}
+
 static int loader_cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

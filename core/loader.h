@@ -33,6 +33,11 @@ const struct td_loaded_plugin *td_loader_get(struct td_loader *loader, const cha
  * refused; each refusal is a line in diag. */
 int td_loader_scan(struct td_loader *loader, struct td_diag *diag);
 
+/* How many plugins the loader has loaded so far, and the i-th of them
+ * (borrowed from the loader; NULL when i is out of range). */
+size_t td_loader_count(const struct td_loader *loader);
+const struct td_loaded_plugin *td_loader_plugin(const struct td_loader *loader, size_t i);
+
 /* Loads and checks the single file path under plugin name expected_name.
  * Returns 0 and fills *out, or -EINVAL with the reason in diag. Exposed for
  * tests; td_loader_get is the normal way in. */

@@ -21,6 +21,8 @@
 #ifndef TD_SEQUENCE_H
 #define TD_SEQUENCE_H
 
+#include "diag.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,9 +68,16 @@ struct td_sequence {
     json_t *owned; /* what parsing built (normalized fallback chains) */
 };
 
-/* Parses and checks a sequence document (takes a reference to doc). Returns 0
- * and a new sequence in *out (caller destroys), or -EINVAL with the path of
- * the bad field in err ("steps[1].at.offset: ..."), or -ENOMEM. */
+/* Parses and checks a sequence document (takes a reference to doc) and adds
+ * every problem it has to diag, each at its path under root ("sequences[0]",
+ * or "" for paths like "steps[1].at.offset"). Returns 0 and a new sequence in
+ * *out (caller destroys) when there is none, -EINVAL when diag got problems,
+ * or -ENOMEM. */
+int td_sequence_parse_all(json_t *doc, const char *root, struct td_sequence **out,
+                          struct td_diag *diag);
+
+/* Like td_sequence_parse_all with root "", but keeps only the first problem,
+ * in err ("steps[1].at.offset: ..."). */
 int td_sequence_parse(json_t *doc, struct td_sequence **out, char *err, size_t errcap);
 
 /* Frees a sequence; NULL is a no-op. */
@@ -78,9 +87,10 @@ void td_sequence_destroy(struct td_sequence *seq);
  * because a day is a calendar day in local time. Returns 0 or -EINVAL. */
 int td_offset_parse(const char *s, int *days, int *minutes);
 
-/* Checks a send window {"from": "HH:MM", "to": "HH:MM", "days": [...]}; on a
- * problem returns -EINVAL with path and reason in err. */
-int td_window_check(json_t *window, const char *path, char *err, size_t errcap);
+/* Checks a send window {"from": "HH:MM", "to": "HH:MM", "days": [...]} at
+ * path and adds every problem to diag. Returns 0 when there is none, else
+ * -EINVAL. */
+int td_window_check_all(json_t *window, const char *path, struct td_diag *diag);
 
 /* True when the event name (booking.confirmed, ...) is one sequences can use. */
 int td_event_name_known(const char *name);

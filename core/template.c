@@ -6,6 +6,7 @@
 #include "render_context.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,160 +50,177 @@ static int check_name(void *ctx, const char *name, size_t len, const char *secti
     return 1;
 }
 
+/* Paths of members: "whatsapp.params[1]", under a root such as "templates[0]". */
+#define TEMPLATE_PATH_MAX 256
+
+/* Adds a problem at root.key. */
+static void problem(struct td_diag *d, const char *root, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void problem(struct td_diag *d, const char *root, const char *key, const char *fmt, ...)
+{
+    char path[TEMPLATE_PATH_MAX];
+    snprintf(path, sizeof(path), "%s%s%s", root, *root ? "." : "", key);
+    va_list ap;
+    va_start(ap, fmt);
+    td_diag_vadd_at(d, path, fmt, ap);
+    va_end(ap);
+}
+
 /* Checks that text is well-formed and uses only known variables. */
-static int template_check_text(const char *text, const char *path, char *err, size_t cap)
+static int template_check_text(const char *text, const char *root, const char *key,
+                               struct td_diag *d)
 {
     char why[200], bad[80] = "";
     struct name_check nc = {bad, sizeof(bad)};
     int rc = td_render_names(text, check_name, &nc, why, sizeof(why));
     if (rc < 0) {
-        snprintf(err, cap, "%s: %s", path, why);
+        problem(d, root, key, "%s", why);
         return -EINVAL;
     }
     if (rc > 0) {
-        snprintf(err, cap,
-                 "%s: unknown variable '%s' (use firstName, lastName, eventName, eventDate, ... "
-                 "or booking.*, customer.*, data.*)",
-                 path, bad);
+        problem(d, root, key,
+                "unknown variable '%s' (use firstName, lastName, eventName, eventDate, ... "
+                "or booking.*, customer.*, data.*)",
+                bad);
         return -EINVAL;
     }
     return 0;
 }
 
 /* Reads a text member; checks it is a string and a well-formed template. */
-static int template_text(json_t *doc, const char *key, bool required, const char **out, char *err,
-                         size_t cap)
+static void template_text(json_t *doc, const char *root, const char *key, bool required,
+                          const char **out, struct td_diag *d)
 {
     json_t *v = json_object_get(doc, key);
     *out = NULL;
     if (!v) {
-        if (required) {
-            snprintf(err, cap, "%s: required", key);
-            return -EINVAL;
-        }
-        return 0;
+        if (required)
+            problem(d, root, key, "required");
+        return;
     }
     if (!json_is_string(v)) {
-        snprintf(err, cap, "%s: must be a string", key);
-        return -EINVAL;
+        problem(d, root, key, "must be a string");
+        return;
     }
-    if (template_check_text(json_string_value(v), key, err, cap) < 0)
-        return -EINVAL;
+    template_check_text(json_string_value(v), root, key, d);
     *out = json_string_value(v);
-    return 0;
 }
 
 /* The approved WhatsApp template a whatsapp template maps to. */
-static int template_whatsapp(json_t *doc, struct td_template *t, char *err, size_t cap)
+static void template_whatsapp(json_t *doc, const char *root, struct td_template *t,
+                              struct td_diag *d)
 {
     json_t *wa = json_object_get(doc, "whatsapp");
     if (!wa)
-        return 0;
-    if (strcmp(t->channel, "whatsapp") != 0) {
-        snprintf(err, cap, "whatsapp: only whatsapp templates map to an approved template");
-        return -EINVAL;
+        return;
+    if (t->channel && strcmp(t->channel, "whatsapp") != 0) {
+        problem(d, root, "whatsapp", "only whatsapp templates map to an approved template");
+        return;
+    }
+    if (!json_is_object(wa)) {
+        problem(d, root, "whatsapp",
+                "must be an object like {\"name\": \"haff_reminder\", \"language\": \"de\"}");
+        return;
     }
     json_t *name = json_object_get(wa, "name");
     json_t *lang = json_object_get(wa, "language");
     json_t *params = json_object_get(wa, "params");
-    if (!json_is_object(wa) || !json_is_string(name) || !*json_string_value(name)) {
-        snprintf(err, cap, "whatsapp.name: required, the approved template's name");
-        return -EINVAL;
-    }
-    if (!json_is_string(lang) || !*json_string_value(lang)) {
-        snprintf(err, cap, "whatsapp.language: required, like de or en");
-        return -EINVAL;
-    }
-    if (params && !json_is_array(params)) {
-        snprintf(err, cap, "whatsapp.params: must be an array, one entry per {{1}}, {{2}}, ...");
-        return -EINVAL;
-    }
+    char path[TEMPLATE_PATH_MAX];
+    snprintf(path, sizeof(path), "%s%swhatsapp", root, *root ? "." : "");
+    if (!json_is_string(name) || !*json_string_value(name))
+        problem(d, path, "name", "required, the approved template's name");
+    if (!json_is_string(lang) || !*json_string_value(lang))
+        problem(d, path, "language", "required, like de or en");
+    if (params && !json_is_array(params))
+        problem(d, path, "params", "must be an array, one entry per {{1}}, {{2}}, ...");
     size_t i;
     json_t *p;
     json_array_foreach(params, i, p)
     {
-        char path[48];
-        snprintf(path, sizeof(path), "whatsapp.params[%zu]", i);
-        if (!json_is_string(p)) {
-            snprintf(err, cap, "%s: must be a string", path);
-            return -EINVAL;
-        }
-        if (template_check_text(json_string_value(p), path, err, cap) < 0)
-            return -EINVAL;
+        char key[48];
+        snprintf(key, sizeof(key), "params[%zu]", i);
+        if (!json_is_string(p))
+            problem(d, path, key, "must be a string");
+        else
+            template_check_text(json_string_value(p), path, key, d);
     }
     t->wa_name = json_string_value(name);
     t->wa_language = json_string_value(lang);
-    t->wa_params = params;
-    return 0;
+    t->wa_params = json_is_array(params) ? params : NULL;
 }
 
-int td_template_parse(json_t *doc, struct td_template **out, char *err, size_t errcap)
+int td_template_parse_all(json_t *doc, const char *root, struct td_template **out,
+                          struct td_diag *diag)
 {
     *out = NULL;
     if (!json_is_object(doc)) {
-        snprintf(err, errcap, "(template): must be a JSON object");
+        td_diag_add_at(diag, *root ? root : "(template)", "must be a JSON object");
         return -EINVAL;
     }
     struct td_template *t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
     t->doc = json_incref(doc);
+    size_t before = diag->count;
     json_t *key = json_object_get(doc, "key");
     json_t *channel = json_object_get(doc, "channel");
     char *checked = NULL;
     char why[160];
     if (!json_is_string(key) || td_value_normalize(TD_VALUE_ID, json_string_value(key), NULL, 0, 0,
-                                                   &checked, why, sizeof(why)) < 0) {
-        snprintf(err, errcap, "key: required, lower-case letters, digits, '-' and '_'");
-        goto out_fail;
-    }
+                                                   &checked, why, sizeof(why)) < 0)
+        problem(diag, root, "key", "required, lower-case letters, digits, '-' and '_'");
     free(checked);
     t->key = json_string_value(key);
-    if (!json_is_string(channel) || !*json_string_value(channel)) {
-        snprintf(err, errcap, "channel: required, like email, sms or whatsapp");
-        goto out_fail;
-    }
-    t->channel = json_string_value(channel);
-    bool email = strcmp(t->channel, "email") == 0;
-    bool whatsapp = strcmp(t->channel, "whatsapp") == 0;
-    if (template_whatsapp(doc, t, err, errcap) < 0)
-        goto out_fail;
-    if (template_text(doc, "subject", email, &t->subject, err, errcap) < 0 ||
-        template_text(doc, "text", !(whatsapp && t->wa_name), &t->text, err, errcap) < 0 ||
-        template_text(doc, "html", false, &t->html, err, errcap) < 0)
-        goto out_fail;
-    if (!email && (t->subject || t->html)) {
-        snprintf(err, errcap, "%s: only e-mail templates have a subject or html",
-                 t->subject ? "subject" : "html");
-        goto out_fail;
-    }
+    if (!json_is_string(channel) || !*json_string_value(channel))
+        problem(diag, root, "channel", "required, like email, sms or whatsapp");
+    else
+        t->channel = json_string_value(channel);
+    /* without a channel it is unknown which texts are required */
+    bool known = t->channel != NULL;
+    bool email = known && strcmp(t->channel, "email") == 0;
+    bool whatsapp = known && strcmp(t->channel, "whatsapp") == 0;
+    template_whatsapp(doc, root, t, diag);
+    template_text(doc, root, "subject", email, &t->subject, diag);
+    template_text(doc, root, "text", known && !(whatsapp && t->wa_name), &t->text, diag);
+    template_text(doc, root, "html", false, &t->html, diag);
+    if (known && !email && (t->subject || t->html))
+        problem(diag, root, t->subject ? "subject" : "html",
+                "only e-mail templates have a subject or html");
     json_t *sample = json_object_get(doc, "sample");
-    if (sample && !json_is_object(sample)) {
-        snprintf(err, errcap, "sample: must be a booking object");
-        goto out_fail;
-    }
+    if (sample && !json_is_object(sample))
+        problem(diag, root, "sample", "must be a booking object");
     const char *member;
     json_t *mv;
     json_object_foreach(doc, member, mv)
     {
-        static const char *const known[] = {"key",  "channel", "name",   "description", "subject",
-                                            "text", "html",    "sample", "whatsapp",    "locale"};
+        static const char *const members[] = {"key",  "channel", "name",   "description", "subject",
+                                              "text", "html",    "sample", "whatsapp",    "locale"};
         bool ok = false;
-        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-            ok = ok || strcmp(member, known[k]) == 0;
-        if (!ok) {
-            snprintf(err, errcap,
-                     "%s: unknown member (key, channel, name, description, subject, "
-                     "text, html, whatsapp, sample, locale)",
-                     member);
-            goto out_fail;
-        }
+        for (size_t k = 0; k < sizeof(members) / sizeof(members[0]); k++)
+            ok = ok || strcmp(member, members[k]) == 0;
+        if (!ok)
+            problem(diag, root, member,
+                    "unknown member (key, channel, name, description, subject, text, html, "
+                    "whatsapp, sample, locale)");
+    }
+    if (diag->count > before) {
+        td_template_destroy(t);
+        return -EINVAL;
     }
     *out = t;
     return 0;
-out_fail:
-    td_template_destroy(t);
-    return -EINVAL;
+}
+
+int td_template_parse(json_t *doc, struct td_template **out, char *err, size_t errcap)
+{
+    struct td_diag diag = {0};
+    int rc = td_template_parse_all(doc, "", out, &diag);
+    if (rc < 0 && errcap)
+        snprintf(err, errcap, "%s",
+                 rc == -EINVAL && diag.count && diag.lines[0] ? diag.lines[0] : "out of memory");
+    td_diag_clear(&diag);
+    return rc;
 }
 
 /* The booking templates are previewed against when they bring no sample. */

@@ -17,6 +17,8 @@
 #ifndef TD_TEMPLATE_H
 #define TD_TEMPLATE_H
 
+#include "diag.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -33,9 +35,15 @@ struct td_template {
 };
 
 /* Parses and checks a template (takes a reference to doc): the fields its
- * channel needs and that every text is a well-formed template. Returns 0 and
- * *out (caller destroys), -EINVAL with the bad field's path in err, or
- * -ENOMEM. */
+ * channel needs and that every text is a well-formed template. Adds every
+ * problem to diag, each at its path under root ("templates[0]", or ""). Returns
+ * 0 and *out (caller destroys) when there is none, -EINVAL when diag got
+ * problems, or -ENOMEM. */
+int td_template_parse_all(json_t *doc, const char *root, struct td_template **out,
+                          struct td_diag *diag);
+
+/* Like td_template_parse_all with root "", but keeps only the first problem,
+ * in err ("text: unclosed tag ..."). */
 int td_template_parse(json_t *doc, struct td_template **out, char *err, size_t errcap);
 
 /* Renders t's texts against a sample booking (the template's "sample", else

@@ -26,8 +26,6 @@ for variant in build build-asan; do
 done
 # The clock-dependent tests again, with the clock of every process (the
 # PostgreSQL cluster, the engines and CLI calls the tests start; the tests
-# The clock-dependent tests again, with the clock of every process (the
-# PostgreSQL cluster, the engines and CLI calls the tests start; the tests
 # read the same clock file) set by libfaketime to fixed instants: late evening
 # UTC on New Year's Eve (Berlin is already in the next day and year), just
 # before Berlin's spring change, in the approach to its repeated autumn hour,
@@ -50,7 +48,7 @@ for instant in 2025-12-31T23:30:00Z 2026-03-29T00:30:00Z 2026-10-25T00:30:00Z \
 done
 echo "== build-fuzz: the libFuzzer targets (clang), each for a bounded time"
 CC=clang cmake -S . -B build-fuzz -DTIDINGS_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzz_booking fuzz_signature fuzz_template fuzz_infobip fuzz_resend >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_booking fuzz_signature fuzz_template fuzz_infobip fuzz_resend fuzz_csv fuzz_objects_file >/dev/null
 (cd build-fuzz && ctest --output-on-failure -j 2 -L fuzz)
 echo "== all tests passed in $(( $(date +%s) - start )) s"
 

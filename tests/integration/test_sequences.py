@@ -259,9 +259,11 @@ class TimingAndChannels(unittest.TestCase):
              "steps": [step("later", "start", "-2d", "09:00", send=email)]},
         ]
         cls.doc = {"sequences": sequences, "templates": templates}
-        for org in ("acme", "kiwi"):
-            cls.setup.write("mine.json", json.dumps(cls.doc))
-            cls.setup.cli("sequences", "import", "--org", org, os.path.join(cls.setup.dir, "mine.json"))
+        cls.setup.write("mine.json", json.dumps(cls.doc))
+        mine = os.path.join(cls.setup.dir, "mine.json")
+        cls.setup.cli("sequences", "import", "--org", "acme", mine)
+        # kiwi sends e-mail only: its sms and whatsapp sends are skipped or fall back
+        cls.setup.cli("sequences", "import", "--org", "kiwi", "--allow-unconfigured-channels", mine)
         cls.engine = Engine(cls.setup)
 
     @classmethod

@@ -185,6 +185,89 @@ static void test_windows_and_fallbacks(void)
     json_decref(doc);
 }
 
+/* Every problem of a document, in one pass: "line|line|..." of the diag. */
+static const char *all_problems(const char *json, bool sequence)
+{
+    static char out[2048];
+    json_t *doc = J(json);
+    struct td_diag d = {0};
+    struct td_sequence *s = NULL;
+    struct td_template *t = NULL;
+    int rc = sequence ? td_sequence_parse_all(doc, "sequences[3]", &s, &d)
+                      : td_template_parse_all(doc, "templates[1]", &t, &d);
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < d.count; i++) {
+        used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s", i ? "|" : "", d.lines[i]);
+        /* each line keeps the path it names */
+        CHECK(strncmp(d.lines[i], td_diag_path(&d, i), strlen(td_diag_path(&d, i))) == 0);
+    }
+    CHECK((rc == 0) == (d.count == 0));
+    CHECK((rc == 0) == (s != NULL || t != NULL));
+    td_sequence_destroy(s);
+    td_template_destroy(t);
+    size_t count = d.count;
+    td_diag_clear(&d);
+    json_decref(doc);
+    return count || rc == 0 ? out : "(no problem, but refused)";
+}
+
+static void test_every_problem_named(void)
+{
+    CHECK_STR(
+        all_problems("{\"key\":\"s\",\"name\":\"S\",\"status\":\"soon\",\"trigger\":{\"on\":"
+                     "\"booking.confirmed\",\"subtypes\":[1]},\"exit\":{\"on\":[\"x\"]},"
+                     "\"steps\":[{\"id\":\"a\",\"at\":{\"from\":\"start\",\"offset\":\"-7x\"},"
+                     "\"send\":[" EMAIL "]},{\"id\":\"a\",\"at\":{\"from\":\"trigger\"},"
+                     "\"min_lead\":\"1d\",\"when\":{\"any\":[{\"field\":\"x\",\"eq\":1}]},"
+                     "\"send\":[" EMAIL ",{\"channel\":\"email\"}]},7]}",
+                     true),
+        "sequences[3].status: 'soon' is not active, paused, archived or draft"
+        "|sequences[3].trigger.subtypes[0]: must be a string"
+        "|sequences[3].exit.on[0]: 'x' is not a booking event"
+        "|sequences[3].steps[0].at.offset: '-7x' is not an offset like -7d, 2h, 30m or 1d12h"
+        "|sequences[3].steps[1].id: 'a' is used by steps[0] too"
+        "|sequences[3].steps[1].when.any[0].field: must be a path starting with booking., "
+        "customer. or data."
+        "|sequences[3].steps[1].when.any[0].eq: unknown comparison (equals, not_equals, in, "
+        "not_in, exists, gt, gte, lt, lte, before, after)"
+        "|sequences[3].steps[1].when.any[0]: a comparison is missing (equals, in, exists, "
+        "gt, ...)"
+        "|sequences[3].steps[1].min_lead: a step timed from the trigger is always booked "
+        "zero time ahead of it, so a min_lead could never hold; time the step from start "
+        "or end, or drop min_lead"
+        "|sequences[3].steps[1].send[1].template: required"
+        "|sequences[3].steps[1].send[1].channel: 'email' is used twice in this step"
+        "|sequences[3].steps[2]: must be an object");
+    CHECK_STR(all_problems("[1]", true), "sequences[3]: must be a JSON object");
+    CHECK_STR(all_problems("{\"steps\":{}}", true),
+              "sequences[3].key: required|sequences[3].name: required|sequences[3].status: "
+              "required|sequences[3].trigger: required, an object like {\"on\": "
+              "\"booking.confirmed\"}|sequences[3].steps: required, a non-empty array");
+    CHECK_STR(all_problems("{\"key\":\"T\",\"channel\":\"sms\",\"text\":\"{{x}}\",\"html\":1,"
+                           "\"whatsapp\":{},\"size\":2}",
+                           false),
+              "templates[1].key: required, lower-case letters, digits, '-' and '_'"
+              "|templates[1].whatsapp: only whatsapp templates map to an approved template"
+              "|templates[1].text: unknown variable 'x' (use firstName, lastName, eventName, "
+              "eventDate, ... or booking.*, customer.*, data.*)"
+              "|templates[1].html: must be a string"
+              "|templates[1].size: unknown member (key, channel, name, description, subject, "
+              "text, html, whatsapp, sample, locale)");
+    CHECK_STR(all_problems("{\"key\":\"t\",\"channel\":\"whatsapp\",\"whatsapp\":{\"params\":[1,"
+                           "\"{{y}}\"]}}",
+                           false),
+              "templates[1].whatsapp.name: required, the approved template's name"
+              "|templates[1].whatsapp.language: required, like de or en"
+              "|templates[1].whatsapp.params[0]: must be a string"
+              "|templates[1].whatsapp.params[1]: unknown variable 'y' (use firstName, lastName, "
+              "eventName, eventDate, ... or booking.*, customer.*, data.*)"
+              "|templates[1].text: required");
+    CHECK_STR(all_problems("{\"key\":\"t\",\"channel\":\"email\",\"subject\":\"s\",\"text\":\"x\"}",
+                           false),
+              "");
+}
+
 static const char *template_error(const char *json)
 {
     static char err[300];
@@ -269,6 +352,7 @@ int main(void)
     test_condition_eval();
     test_windows_and_fallbacks();
     test_templates();
+    test_every_problem_named();
     test_sms_sizes();
     return check_exit("test_condition");
 }

@@ -66,8 +66,8 @@ static void booking_customer(json_t *doc, struct td_problems *p)
         td_problems_add(p, "customer", "must be an object");
         return;
     }
-    static const char *const fields[] = {"id", "first_name", "last_name", "email", "phone",
-                                         "locale"};
+    static const char *const fields[] = {"id",    "first_name", "last_name",
+                                         "email", "phone",      "locale"};
     const char *s;
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         booking_string(c, "customer.", fields[i], &s, p);

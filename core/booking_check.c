@@ -67,9 +67,9 @@ static void check_customer(json_t *c, const char *country, struct td_problems *o
     /* without an organization's calling code only international numbers do */
     const char *lead = number ? number + strspn(number, " \t") : "";
     bool international = lead[0] == '+' || (lead[0] == '0' && lead[1] == '0');
-    if (number && *number && ((!country && !international) ||
-                              td_phone_normalize(number, country ? country : "", e164,
-                                                 sizeof(e164)) < 0))
+    if (number && *number &&
+        ((!country && !international) ||
+         td_phone_normalize(number, country ? country : "", e164, sizeof(e164)) < 0))
         td_problems_add(out, "customer.phone", "not a phone number (use +49... %s)",
                         country ? "or a national 0..." : "in international form");
     json_t *consent = json_object_get(c, "consent");

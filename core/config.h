@@ -26,7 +26,7 @@ struct td_engine_config {
     long http_header_timeout_s; /* a request's headers must be in within this */
     long http_max_connections;  /* open at once, over all clients */
     long http_max_per_client;   /* open at once from one client address */
-    char *plugin_path; /* colon-separated folders, absolute */
+    char *plugin_path;          /* colon-separated folders, absolute */
     char *orgs_dir;
     long dispatch_batch;
     long dispatch_lease_s;

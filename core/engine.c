@@ -62,8 +62,7 @@ static void engine_report_disabled(struct td_engine *e, struct td_world *w)
                    "ALERT organization %s is disabled (%zu problem%s in its configuration, "
                    "the first: %s): nothing of it runs until a fixed configuration is "
                    "reloaded; the other organizations run",
-                   st->org->id, st->org->problems, st->org->problems == 1 ? "" : "s",
-                   st->disabled);
+                   st->org->id, st->org->problems, st->org->problems == 1 ? "" : "s", st->disabled);
     }
 }
 
@@ -149,8 +148,7 @@ static void engine_metrics(void *ctx, const struct td_http_request *req,
     (void)req;
     struct td_engine *e = ctx;
     engine_metrics_snapshot(e);
-    td_metrics_set(e->metrics, "tidings_http_cut_total", "",
-                   (double)td_http_server_cut(e->http));
+    td_metrics_set(e->metrics, "tidings_http_cut_total", "", (double)td_http_server_cut(e->http));
     struct td_buf out = {0};
     td_metrics_render(e->metrics, &out);
     td_http_respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", td_buf_str(&out),

@@ -68,8 +68,7 @@ struct td_engine {
  * (loading plugins through loader). Problems go to diag and are counted
  * against their organization. Returns how many sections had problems. Used
  * by `tidings check`, at start and at a reload. */
-int td_engine_check_instances(struct td_conf *conf, struct td_loader *loader,
-                              struct td_diag *diag);
+int td_engine_check_instances(struct td_conf *conf, struct td_loader *loader, struct td_diag *diag);
 
 /* Creates the instance of section cfg of org in world w (settings built,
  * plugin create() called) into *in. Returns 0, or -EINVAL with diag. */

@@ -29,8 +29,8 @@ struct td_http_guarded {
 struct td_http_guard {
     long header_timeout_ms;
     long request_timeout_ms;
-    long max_open;  /* past it, a new connection evicts the oldest idle one */
-    long open;      /* connections in the ring */
+    long max_open; /* past it, a new connection evicts the oldest idle one */
+    long open;     /* connections in the ring */
     unsigned long evicted_unlogged;
     pthread_t thread;
     pthread_mutex_t lock;

@@ -56,16 +56,16 @@ struct td_http_server {
 struct request_state {
     struct route *route;
     struct td_buf body;
-    bool begun;     /* the headers are in and were looked at */
+    bool begun; /* the headers are in and were looked at */
     bool too_large;
-    bool bad_path;  /* %2F (an encoded slash) or %00 in the raw path or query */
+    bool bad_path; /* %2F (an encoded slash) or %00 in the raw path or query */
     struct MHD_Connection *conn;
 };
 
 /* A request's headers may add up to this many bytes (431 past it; the
  * connection's memory holds up to HTTP_CONNECTION_MEMORY). */
-#define HTTP_MAX_HEADER_BYTES   (32 * 1024)
-#define HTTP_CONNECTION_MEMORY  (256 * 1024)
+#define HTTP_MAX_HEADER_BYTES  (32 * 1024)
+#define HTTP_CONNECTION_MEMORY (256 * 1024)
 /* libmicrohttpd's own connection limit is this far above [http]
  * max_connections (split over its threads, so each has room while the guard
  * evicts). */
@@ -75,8 +75,7 @@ struct request_state {
 
 struct td_http_server *td_http_server_create(const char *listen,
                                              const struct td_http_limits *limits,
-                                             td_http_org_disabled_fn org_disabled,
-                                             void *org_ctx)
+                                             td_http_org_disabled_fn org_disabled, void *org_ctx)
 {
     struct td_http_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -331,8 +330,8 @@ static void response_reason(const struct td_http_response *resp, char *out, size
  * Content-Length checks, the route. Returns MHD_YES to go on reading the
  * body, or the result of an answer already queued. */
 static enum MHD_Result request_begin(struct td_http_server *s, struct MHD_Connection *conn,
-                                     struct request_state *st, const char *url,
-                                     const char *method, bool *answered)
+                                     struct request_state *st, const char *url, const char *method,
+                                     bool *answered)
 {
     *answered = true;
     st->begun = true;
@@ -506,8 +505,8 @@ int td_http_server_start(struct td_http_server *s, char *err, size_t errcap)
         return -EINVAL;
     }
     raise_file_limit(s->limits.max_connections + HTTP_CONNECTION_HEADROOM + 256);
-    s->guard = td_http_guard_create(s->limits.header_timeout_s * 1000L,
-                                    s->limits.timeout_s * 1000L, s->limits.max_connections);
+    s->guard = td_http_guard_create(s->limits.header_timeout_s * 1000L, s->limits.timeout_s * 1000L,
+                                    s->limits.max_connections);
     if (!s->guard) {
         snprintf(err, errcap, "out of memory");
         return -ENOMEM;
@@ -520,15 +519,15 @@ int td_http_server_start(struct td_http_server *s, char *err, size_t errcap)
      * at its limit libmicrohttpd stops accepting, and everyone waits. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->limits.threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->limits.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)(s->limits.max_connections + HTTP_CONNECTION_HEADROOM), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)s->limits.max_per_client, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_END);
+        flags, (uint16_t)s->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)s->limits.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->limits.timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)(s->limits.max_connections + HTTP_CONNECTION_HEADROOM),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->limits.max_per_client,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
         td_http_guard_destroy(s->guard);
         s->guard = NULL;

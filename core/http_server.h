@@ -30,20 +30,19 @@ typedef const char *(*td_http_org_disabled_fn)(void *ctx, const char *org_id);
 
 /* What the server allows a client. */
 struct td_http_limits {
-    size_t max_body;        /* 413 past it */
-    long timeout_s;         /* a whole request (headers and body) within this */
-    long header_timeout_s;  /* its headers within this */
-    long threads;           /* serving threads */
-    long max_connections;   /* open at once in all */
-    long max_per_client;    /* open at once from one address */
+    size_t max_body;       /* 413 past it */
+    long timeout_s;        /* a whole request (headers and body) within this */
+    long header_timeout_s; /* its headers within this */
+    long threads;          /* serving threads */
+    long max_connections;  /* open at once in all */
+    long max_per_client;   /* open at once from one address */
 };
 
 /* Creates a server for listen ("host:port"; port 0 picks one). Nothing is
  * bound until start. Returns NULL on no memory. */
 struct td_http_server *td_http_server_create(const char *listen,
                                              const struct td_http_limits *limits,
-                                             td_http_org_disabled_fn org_disabled,
-                                             void *org_ctx);
+                                             td_http_org_disabled_fn org_disabled, void *org_ctx);
 /* Binds and starts serving. Returns 0 or -EADDRINUSE / -EIO with err. */
 int td_http_server_start(struct td_http_server *srv, char *err, size_t errcap);
 /* The bound port (after start). */

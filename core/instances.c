@@ -100,8 +100,7 @@ void td_instance_slot_release(struct td_instance *in)
     td_instance_slots_release(in, 1);
 }
 
-int td_engine_check_instances(struct td_conf *conf, struct td_loader *loader,
-                              struct td_diag *diag)
+int td_engine_check_instances(struct td_conf *conf, struct td_loader *loader, struct td_diag *diag)
 {
     int problems = 0;
     for (size_t o = 0; o < conf->org_count; o++) {

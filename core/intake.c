@@ -151,8 +151,7 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
 }
 
 /* Writes one problem (field: text) as out->problems. */
-static void intake_problems_json(struct td_submit_result *out, const char *field,
-                                 const char *text)
+static void intake_problems_json(struct td_submit_result *out, const char *field, const char *text)
 {
     json_t *list = json_pack("[{s:s, s:s}]", "field", field, "problem", text);
     char *dumped = list ? json_dumps(list, JSON_COMPACT) : NULL;

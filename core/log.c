@@ -33,7 +33,7 @@ int td_log_level_parse(const char *s, enum td_log_level *out)
 
 /* What ends a path (and its token) in a log line: a token is base64url, so
  * none of these is part of it ("rejected POST /v1/callbacks/a/sms/<token>: 404"). */
-#define PATH_END " \t\r\n\"'<>?#:;,()[]"
+#define PATH_END    " \t\r\n\"'<>?#:;,()[]"
 #define SEGMENT_END "/" PATH_END
 
 /* Appends s to b with the token of every callback path in it masked: after

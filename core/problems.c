@@ -58,7 +58,7 @@ json_t *td_problems_json(const struct td_problems *p)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && i < p->count; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s}", "field", p->items[i].field, "problem",
-                                           p->items[i].problem));
+        json_array_append_new(
+            a, json_pack("{s:s, s:s}", "field", p->items[i].field, "problem", p->items[i].problem));
     return a;
 }

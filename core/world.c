@@ -115,8 +115,8 @@ static int world_org_instances(struct td_world *w, const struct td_org_config *o
 }
 
 int td_world_create(struct td_engine *engine, struct td_conf *conf, bool owns_conf,
-                    const struct td_world *previous, enum td_world_mode mode,
-                    struct td_world **out, struct td_diag *diag)
+                    const struct td_world *previous, enum td_world_mode mode, struct td_world **out,
+                    struct td_diag *diag)
 {
     *out = NULL;
     struct td_world *w = calloc(1, sizeof(*w));

@@ -49,8 +49,8 @@ struct td_world {
 
 /* How td_world_create treats an organization whose configuration fails. */
 enum td_world_mode {
-    TD_WORLD_WHOLE,    /* the world is refused (a reload: the running one goes on) */
-    TD_WORLD_PER_ORG,  /* that organization is disabled, the others are built */
+    TD_WORLD_WHOLE,   /* the world is refused (a reload: the running one goes on) */
+    TD_WORLD_PER_ORG, /* that organization is disabled, the others are built */
 };
 
 /* Builds the world of conf (taking it over when owns_conf): creates every
@@ -62,8 +62,8 @@ enum td_world_mode {
  * diag says why either way. Returns 0 and *out (one reference), or -EINVAL
  * (refused; in TD_WORLD_PER_ORG: every organization disabled) / -ENOMEM. */
 int td_world_create(struct td_engine *engine, struct td_conf *conf, bool owns_conf,
-                    const struct td_world *previous, enum td_world_mode mode,
-                    struct td_world **out, struct td_diag *diag);
+                    const struct td_world *previous, enum td_world_mode mode, struct td_world **out,
+                    struct td_diag *diag);
 
 /* How many organizations of w are disabled. */
 size_t td_world_disabled_count(const struct td_world *w);

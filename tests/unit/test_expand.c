@@ -64,9 +64,10 @@ static void test_bookings(void)
     /* every problem, not the first */
     CHECK_HAS(booking_error("{\"status\":\"maybe\",\"data\":[]}"),
               "id: required, a string of 1 to 200 characters; status: required, one of pending");
-    CHECK_HAS(booking_error("{\"status\":\"maybe\",\"data\":[]}"),
-              "; start: required, an RFC 3339 time like 2026-12-05T10:00:00+01:00; data: must be an "
-              "object");
+    CHECK_HAS(
+        booking_error("{\"status\":\"maybe\",\"data\":[]}"),
+        "; start: required, an RFC 3339 time like 2026-12-05T10:00:00+01:00; data: must be an "
+        "object");
     CHECK_HAS(booking_error("{\"id\":\"a\",\"id\":\"b\"}"), "malformed JSON");
     CHECK_HAS(booking_error("{\"status\":\"confirmed\"}"), "id: required");
     CHECK_HAS(booking_error("{\"id\":7}"), "id: must be a string");

@@ -188,33 +188,34 @@ void td_http_guard_close(struct td_http_guard *g, struct td_http_guarded *t)
     free(t);
 }
 
-void td_http_guard_headers_in(struct td_http_guard *g, struct td_http_guarded *t)
+/* Where a connection's request stands. */
+enum guard_phase { PHASE_WAITING, PHASE_HEADERS_IN, PHASE_REQUEST_IN };
+
+static void guard_phase(struct td_http_guard *g, struct td_http_guarded *t, enum guard_phase phase)
 {
     if (!t)
         return;
     pthread_mutex_lock(&g->lock);
-    t->headers_in = true;
+    t->headers_in = phase != PHASE_WAITING;
+    t->request_in = phase == PHASE_REQUEST_IN;
+    if (phase == PHASE_WAITING) /* answered: the next request's clock starts */
+        t->since_ms = mono_ms();
     pthread_mutex_unlock(&g->lock);
+}
+
+void td_http_guard_headers_in(struct td_http_guard *g, struct td_http_guarded *t)
+{
+    guard_phase(g, t, PHASE_HEADERS_IN);
 }
 
 void td_http_guard_request_in(struct td_http_guard *g, struct td_http_guarded *t)
 {
-    if (!t)
-        return;
-    pthread_mutex_lock(&g->lock);
-    t->request_in = true;
-    pthread_mutex_unlock(&g->lock);
+    guard_phase(g, t, PHASE_REQUEST_IN);
 }
 
 void td_http_guard_answered(struct td_http_guard *g, struct td_http_guarded *t)
 {
-    if (!t)
-        return;
-    pthread_mutex_lock(&g->lock);
-    t->headers_in = false;
-    t->request_in = false;
-    t->since_ms = mono_ms();
-    pthread_mutex_unlock(&g->lock);
+    guard_phase(g, t, PHASE_WAITING);
 }
 
 uint64_t td_http_guard_cut(const struct td_http_guard *g)

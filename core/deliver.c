@@ -15,6 +15,8 @@
 #include "render_context.h"
 #include "sms.h"
 
+#include "tidings/json_write.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
@@ -37,7 +39,7 @@ struct prepared {
     char *subject;
     char *text;
     char *html;
-    json_t *rendered;
+    char *rendered; /* what was sent, as JSON text */
     char *reason;
     char *provider_id;
     char *unsubscribe_url; /* e-mail: the signed one-click link, or NULL */
@@ -160,33 +162,47 @@ static int render_again(struct prepared *p, json_t *sent)
     return 0;
 }
 
-/* What was sent, kept with the message: texts, WhatsApp parameters, SMS size. */
-static json_t *rendered_record(const struct prepared *p)
+/* What was sent, kept with the message: texts, WhatsApp parameters, SMS
+ * size, as JSON text (written directly: it is built for every message). */
+static char *rendered_record(const struct prepared *p)
 {
-    json_t *r =
-        json_pack("{s:s?, s:s?, s:s?}", "subject", p->subject, "text", p->text, "html", p->html);
+    struct td_json_out o = {0};
+    td_json_lit(&o, "{\"subject\":");
+    td_json_str(&o, p->subject);
+    td_json_lit(&o, ",\"text\":");
+    td_json_str(&o, p->text);
+    td_json_lit(&o, ",\"html\":");
+    td_json_str(&o, p->html);
     json_t *wa = json_object_get(p->row->template_body, "whatsapp");
-    if (r && wa) {
-        json_t *params = json_array();
-        for (size_t i = 0; i < p->wa_count; i++)
-            json_array_append_new(params, json_string(p->wa_params[i]));
-        json_object_set_new(r, "whatsapp",
-                            json_pack("{s:O?, s:O?, s:o}", "name", json_object_get(wa, "name"),
-                                      "language", json_object_get(wa, "language"), "params",
-                                      params));
+    if (wa) {
+        td_json_lit(&o, ",\"whatsapp\":{\"name\":");
+        td_json_str(&o, json_string_value(json_object_get(wa, "name")));
+        td_json_lit(&o, ",\"language\":");
+        td_json_str(&o, json_string_value(json_object_get(wa, "language")));
+        td_json_lit(&o, ",\"params\":[");
+        for (size_t i = 0; i < p->wa_count; i++) {
+            if (i)
+                td_json_lit(&o, ",");
+            td_json_str(&o, p->wa_params[i]);
+        }
+        td_json_lit(&o, "]}");
     }
-    if (r && strcmp(p->row->channel, "sms") == 0) {
+    if (strcmp(p->row->channel, "sms") == 0) {
         struct td_sms_size size = td_sms_measure(p->text);
-        json_object_set_new(r, "sms",
-                            json_pack("{s:s, s:I, s:I}", "encoding", size.gsm7 ? "GSM-7" : "UCS-2",
-                                      "characters", (json_int_t)size.units, "segments",
-                                      (json_int_t)size.segments));
+        td_json_lit(&o, ",\"sms\":{\"encoding\":");
+        td_json_str(&o, size.gsm7 ? "GSM-7" : "UCS-2");
+        td_json_lit(&o, ",\"characters\":");
+        td_json_int(&o, (int64_t)size.units);
+        td_json_lit(&o, ",\"segments\":");
+        td_json_int(&o, (int64_t)size.segments);
+        td_json_lit(&o, "}");
         if (size.segments > 1)
             td_log(TD_LOG_WARN, p->row->org_id, "sms",
                    "message %s takes %zu SMS segments (%zu %s characters)", p->id, size.segments,
                    size.units, size.gsm7 ? "GSM-7" : "UCS-2");
     }
-    return r;
+    td_json_lit(&o, "}");
+    return td_json_out_take(&o);
 }
 
 /* The one-click unsubscribe link for message id of org (it names the
@@ -337,7 +353,7 @@ static void prepare(struct td_engine *engine, struct td_world *world, PGconn *co
                     *err ? err : "out of memory");
         return;
     }
-    p->rendered = again ? json_incref(m->rendered_before) : rendered_record(p);
+    p->rendered = again ? json_dumps(m->rendered_before, JSON_COMPACT) : rendered_record(p);
     o->rendered = p->rendered;
     o->recipient = p->recipient;
     p->ready = true;
@@ -777,7 +793,7 @@ void td_deliver_free(void *owned, size_t count)
         for (size_t k = 0; k < prep[i].wa_count && prep[i].wa_params; k++)
             free(prep[i].wa_params[k]);
         free(prep[i].wa_params);
-        json_decref(prep[i].rendered);
+        free(prep[i].rendered);
     }
     free(prep);
 }

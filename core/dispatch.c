@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "template_cache.h"
 #include "world.h"
 
 #include <errno.h>
@@ -288,6 +289,28 @@ static void worker_spend(struct td_world *world, const struct td_claimed *items,
     }
 }
 
+/* Gives claimed rows back untouched (their attempt returned), through the
+ * verdict writer, to be tried again shortly. */
+static void worker_release(struct td_engine *e, const struct td_claimed *items, size_t count,
+                           const char *reason)
+{
+    struct td_outcome *outcomes = calloc(count, sizeof(*outcomes));
+    if (!outcomes)
+        return; /* their leases run out and they are reclaimed */
+    int64_t retry = wall_ms() + DISPATCH_ERROR_PAUSE_MS;
+    for (size_t i = 0; i < count; i++) {
+        outcomes[i] = (struct td_outcome){.org_id = items[i].org_id,
+                                          .id = items[i].id,
+                                          .lease_token = items[i].lease_token,
+                                          .status = "scheduled",
+                                          .reason = reason,
+                                          .retry_at_ms = retry,
+                                          .attempt_delta = -1};
+    }
+    td_inflight_record(e->inflight, outcomes, count);
+    free(outcomes);
+}
+
 /* Claims one batch and sees it through. Returns how many rows were claimed,
  * or -EIO. */
 static int worker_batch(struct worker *w, struct td_world *world, int64_t *throttle_ms)
@@ -319,10 +342,17 @@ static int worker_batch(struct worker *w, struct td_world *world, int64_t *throt
     if (count == 0)
         return 0;
     td_metrics_add(e->metrics, "tidings_claimed_total", NULL, (double)count);
-    worker_spend(world, items, count);
     /* their leases are kept alive, and their verdicts written, by the
      * engine's verdict writer (inflight.c) as soon as each is decided */
     td_inflight_hold(e->inflight, items, count);
+    if (td_template_cache_fill(e->templates, w->work, items, count, err, sizeof(err)) < 0) {
+        td_log(TD_LOG_ERROR, NULL, "dispatch", "templates not read (%s): %zu claimed rows released",
+               err, count);
+        worker_release(e, items, count, "released: the templates could not be read");
+        td_store_claimed_free(items, count);
+        return -EIO;
+    }
+    worker_spend(world, items, count);
     struct td_outcome *outcomes = calloc(count, sizeof(*outcomes));
     void *owned = NULL;
     struct td_deliver_stats st;

@@ -15,6 +15,7 @@
 #include "unsubscribe.h"
 
 #include "sequence_cache.h"
+#include "template_cache.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -373,6 +374,7 @@ int td_engine_run(struct td_conf *conf)
     }
     e.loader = td_loader_create(conf->engine.plugin_path);
     e.sequences = td_sequence_cache_create();
+    e.templates = td_template_cache_create();
     e.metrics = td_metrics_create();
     e.pool = td_db_pool_create(conf->engine.db_dsn, (size_t)conf->engine.db_pool);
     struct td_http_limits limits = {
@@ -384,7 +386,7 @@ int td_engine_run(struct td_conf *conf)
         .max_per_client = conf->engine.http_max_per_client,
     };
     e.http = td_http_server_create(conf->engine.http_listen, &limits, engine_org_disabled, &e);
-    if (!e.loader || !e.pool || !e.http || !e.sequences || !e.metrics) {
+    if (!e.loader || !e.pool || !e.http || !e.sequences || !e.templates || !e.metrics) {
         fprintf(stderr, "tidings: out of memory\n");
         goto out_cleanup;
     }
@@ -461,6 +463,7 @@ out_cleanup:
     td_db_pool_destroy(e.pool);
     td_loader_destroy(e.loader);
     td_sequence_cache_destroy(e.sequences);
+    td_template_cache_destroy(e.templates);
     td_metrics_destroy(e.metrics);
     td_http_client_global_cleanup();
     td_diag_clear(&diag);

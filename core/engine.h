@@ -17,6 +17,7 @@
 struct td_engine;
 struct td_dispatcher;
 struct td_sequence_cache;
+struct td_template_cache;
 struct td_metrics;
 struct td_inflight;
 struct td_peers;
@@ -57,6 +58,7 @@ struct td_engine {
     struct td_world *world; /* the configuration running now (under world_lock) */
     struct td_dispatcher *dispatcher;
     struct td_sequence_cache *sequences; /* parsed sequences per organization */
+    struct td_template_cache *templates; /* current templates per organization (dispatch) */
     struct td_peers *peers;              /* the other engines: agreement on configurations */
     struct td_metrics *metrics;
     struct td_inflight *inflight; /* claimed rows: leases kept, verdicts written */

@@ -149,7 +149,7 @@ static void outcome_copy(struct td_outcome *to, const struct td_outcome *from)
     to->reason = dup_or_null(from->reason);
     to->provider_id = dup_or_null(from->provider_id);
     to->recipient = dup_or_null(from->recipient);
-    to->rendered = json_incref(from->rendered);
+    to->rendered = dup_or_null(from->rendered);
     to->fallback = json_incref(from->fallback);
 }
 
@@ -160,7 +160,7 @@ static void outcome_free(struct td_outcome *o)
     free((char *)o->reason);
     free((char *)o->provider_id);
     free((char *)o->recipient);
-    json_decref(o->rendered);
+    free((char *)o->rendered);
     json_decref(o->fallback);
 }
 

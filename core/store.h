@@ -157,7 +157,8 @@ struct td_claimed {
     int64_t scheduled_ms;
     int64_t deadline_ms;   /* -1: none */
     json_t *booking;       /* the booking's document, NULL if gone */
-    json_t *template_body; /* the newest template version, NULL if missing */
+    json_t *template_body; /* the newest template version, NULL if missing (template_cache.c) */
+    int64_t objects_version; /* of the organization's sequences and templates, at the claim */
     json_t *conditions;    /* re-checked now; NULL: none */
     json_t *fallback;      /* the rest of the chain; NULL: none */
     bool requires_consent;
@@ -175,7 +176,8 @@ struct td_claimed {
 };
 
 /* Claims up to limit due messages for owner: each becomes 'sending' with a
- * new fencing token and a lease of lease_s seconds. quotas is a JSON array of
+ * new fencing token and a lease of lease_s seconds. The template is not read
+ * (template_body stays NULL: template_cache.c fills it). quotas is a JSON array of
  * {"i", "org", "channel", "lim"}: at most lim rows per entry, interleaved
  * across entries so that no organization or channel starves another.
  * Returns 0 and a new array in *out (free with td_store_claimed_free). */
@@ -192,7 +194,7 @@ struct td_outcome {
     const char *reason;      /* NULL for a plain success */
     const char *provider_id; /* may be NULL */
     const char *recipient;   /* may be NULL */
-    json_t *rendered;        /* borrowed; may be NULL */
+    const char *rendered;    /* what was sent, as JSON text; borrowed; may be NULL */
     int64_t retry_at_ms;     /* for status scheduled */
     int attempt_delta;       /* -1 gives the claim's attempt back (release, throttling) */
     json_t *fallback;        /* borrowed: when set, the first of this chain is inserted as a

@@ -23,7 +23,13 @@ bool store_last_error_transient(void)
 PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                      size_t errcap)
 {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    return store_exec_formats(c, sql, nparams, params, NULL, NULL, err, errcap);
+}
+
+PGresult *store_exec_formats(PGconn *c, const char *sql, int nparams, const char *const *params,
+                             const int *lengths, const int *formats, char *err, size_t errcap)
+{
+    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, lengths, formats, 0);
     ExecStatusType st = PQresultStatus(r);
     last_sqlstate[0] = '\0';
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)

@@ -18,6 +18,11 @@ bool store_last_error_transient(void);
 PGresult *store_exec(PGconn *c, const char *sql, int nparams, const char *const *params, char *err,
                      size_t errcap);
 
+/* As store_exec, with parameter lengths and formats (1: binary) for values
+ * that are not text, such as the arrays of pg_array.c. */
+PGresult *store_exec_formats(PGconn *c, const char *sql, int nparams, const char *const *params,
+                             const int *lengths, const int *formats, char *err, size_t errcap);
+
 /* Runs sql, which answers one row with one JSON column, and parses that
  * value into *out (the caller decrefs). Returns 0, -EIO with err, or -ENOMEM. */
 int store_json_value(PGconn *c, const char *sql, int nparams, const char *const *params,

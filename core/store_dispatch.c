@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include "store_common.h"
+#include "pg_array.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -87,12 +88,16 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "         lease_expires_at = now() + make_interval(secs => $3::integer),"
         "         updated_at = now()"
         "    FROM due WHERE m.org_id = due.org_id AND m.id = due.id"
-        "  RETURNING m.*) "
+        "  RETURNING m.org_id, m.id, m.lease_token, m.attempts, m.channel, m.template_key,"
+        "            m.booking_id, m.sequence_key, m.step_id, m.scheduled_for, m.deadline,"
+        "            m.conditions, m.fallback, m.requires_consent, m.outcome_unknown,"
+        "            m.unknown_outcomes, CASE WHEN m.outcome_unknown THEN m.rendered END AS rendered,"
+        "            m.resend_approved) "
         "SELECT c.org_id, c.id, c.lease_token, c.attempts, c.channel, c.template_key,"
         "       c.booking_id, c.sequence_key, c.step_id,"
         "       (extract(epoch FROM c.scheduled_for) * 1000)::bigint,"
         "       (extract(epoch FROM c.deadline) * 1000)::bigint,"
-        "       b.doc, t.body,"
+        "       b.doc, coalesce(s.objects_version, 0),"
         "       to_char(b.starts_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
         "       to_char(b.ends_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
         "       (b.starts_at AT TIME ZONE b.timezone)::date"
@@ -102,13 +107,10 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"
         "       CASE WHEN c.deadline IS NOT NULL"
         "            THEN tidings.local_text(c.deadline, coalesce(b.timezone, 'UTC')) END,"
-        "       c.outcome_unknown, c.unknown_outcomes,"
-        "       CASE WHEN c.outcome_unknown THEN c.rendered END, c.resend_approved"
+        "       c.outcome_unknown, c.unknown_outcomes, c.rendered, c.resend_approved"
         "  FROM claimed c"
         "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
-        "  LEFT JOIN LATERAL (SELECT o.body FROM tidings.objects o WHERE o.org_id = c.org_id"
-        "         AND o.kind = 'template' AND o.key = c.template_key"
-        "         ORDER BY o.version DESC LIMIT 1) t ON true"
+        "  LEFT JOIN tidings.org_state s ON s.org_id = c.org_id"
         " ORDER BY c.scheduled_for",
         4, params, err, errcap);
     if (!r)
@@ -137,7 +139,7 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         m->scheduled_ms = store_int64(r, i, 9, 0);
         m->deadline_ms = store_int64(r, i, 10, -1);
         m->booking = column_json(r, i, 11);
-        m->template_body = column_json(r, i, 12);
+        m->objects_version = store_int64(r, i, 12, 0);
         column_local_time(r, i, 13, &m->start);
         column_local_time(r, i, 14, &m->end);
         m->days_until = (int)store_int64(r, i, 15, 0);
@@ -167,6 +169,59 @@ static int outcome_order(const void *a, const void *b)
     return c ? c : (x->id > y->id) - (x->id < y->id);
 }
 
+/* The columns every verdict sets; o is the unnest() of the parameters. */
+#define VERDICT_SET                                                                              \
+    "SET status = o.status, reason = o.reason,"                                                   \
+    "    provider_id = coalesce(o.provider_id, m.provider_id),"                                   \
+    "    recipient = coalesce(o.recipient, m.recipient),"                                         \
+    "    rendered = coalesce(o.rendered, m.rendered),"                                            \
+    "    attempts = m.attempts + o.attempt_delta,"                                                \
+    "    scheduled_for = CASE WHEN o.status = 'scheduled' THEN"                                   \
+    "        greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"                     \
+    "        ELSE m.scheduled_for END,"                                                           \
+    "    sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"                    \
+    "    outcome_unknown = CASE WHEN o.unknown THEN true"                                         \
+    "        WHEN o.status = 'sent' THEN false ELSE m.outcome_unknown END,"                       \
+    "    unknown_outcomes = m.unknown_outcomes + CASE WHEN o.unknown THEN 1 ELSE 0 END,"          \
+    "    resend_approved = false,"                                                                \
+    "    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"                        \
+    "    updated_at = now() "
+#define VERDICT_FROM                                                                             \
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],"     \
+    "            $7::text[], $8::jsonb[], $9::bigint[], $10::integer[], $11::boolean[],"          \
+    "            $12::jsonb[])"                                                                   \
+    "  AS o(org_id, id, token, status, reason, provider_id, recipient, rendered, retry_at_ms,"    \
+    "       attempt_delta, unknown, chain) "                                                      \
+    "WHERE m.org_id = o.org_id AND m.id = o.id"                                                   \
+    "  AND m.status IN ('sending', 'scheduled') AND m.lease_token = o.token"
+
+/* Fenced by the lease token: only the current holder's verdict lands. */
+static const char verdict_sql[] = "UPDATE tidings.messages m " VERDICT_SET VERDICT_FROM;
+
+/* The same, when a verdict takes a fallback: the chain's next row is added,
+ * due at once. */
+static const char verdict_fallback_sql[] =
+    "WITH upd AS (UPDATE tidings.messages m " VERDICT_SET VERDICT_FROM
+    "  RETURNING m.org_id, m.booking_id, m.sequence_key, m.step_id, m.channel, m.reason,"
+    "            m.deadline, m.event_id, m.timing, m.conditions, o.chain), "
+    "ins AS ("
+    "  INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
+    "         template_key, status, reason, scheduled_for, deadline, event_id, timing,"
+    "         conditions, fallback, requires_consent)"
+    "  SELECT u.org_id, u.booking_id, u.sequence_key, u.step_id, u.chain->0->>'channel',"
+    "         u.chain->0->>'template', 'scheduled', 'fallback after ' || u.channel || ': '"
+    "         || coalesce(u.reason, ''), now(), u.deadline, u.event_id, u.timing,"
+    "         u.conditions, CASE WHEN jsonb_array_length(u.chain) > 1 THEN u.chain - 0 END,"
+    "         coalesce((u.chain->0->>'requires_consent')::boolean, false)"
+    "    FROM upd u WHERE jsonb_typeof(u.chain) = 'array' AND jsonb_array_length(u.chain) > 0"
+    "  ON CONFLICT (org_id, booking_id, sequence_key, step_id, channel) DO NOTHING"
+    "  RETURNING 1) "
+    "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)";
+
+/* The verdict columns, one binary array each, in the statements' order. */
+enum { V_ORG, V_ID, V_TOKEN, V_STATUS, V_REASON, V_PROVIDER_ID, V_RECIPIENT, V_RENDERED,
+       V_RETRY_AT, V_ATTEMPT_DELTA, V_UNKNOWN, V_CHAIN, V_COLUMNS };
+
 int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t count, int *written,
                             char *err, size_t errcap)
 {
@@ -180,68 +235,52 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
     for (size_t i = 0; i < count; i++)
         sorted[i] = &items[i];
     qsort(sorted, count, sizeof(*sorted), outcome_order);
-    json_t *rows = json_array();
+    static const enum td_pg_type types[V_COLUMNS] = {
+        TD_PG_TEXT, TD_PG_INT8, TD_PG_INT8, TD_PG_TEXT,  TD_PG_TEXT, TD_PG_TEXT,
+        TD_PG_TEXT, TD_PG_JSONB, TD_PG_INT8, TD_PG_INT4, TD_PG_BOOL, TD_PG_JSONB};
+    struct td_pg_array cols[V_COLUMNS];
+    for (int k = 0; k < V_COLUMNS; k++)
+        td_pg_array_begin(&cols[k], types[k]);
+    bool chains = false;
     for (size_t i = 0; i < count; i++) {
         const struct td_outcome *o = sorted[i];
-        json_t *row = json_pack(
-            "{s:s, s:I, s:I, s:s, s:s?, s:s?, s:s?, s:O?, s:I, s:i, s:O?, s:b}", "org_id",
-            o->org_id, "id", (json_int_t)o->id, "token", (json_int_t)o->lease_token, "status",
-            o->status, "reason", o->reason, "provider_id", o->provider_id, "recipient",
-            o->recipient, "rendered", o->rendered, "retry_at_ms", (json_int_t)o->retry_at_ms,
-            "attempt_delta", o->attempt_delta, "fallback", o->fallback, "unknown", o->unknown);
-        json_array_append_new(rows, row);
+        td_pg_array_text(&cols[V_ORG], o->org_id);
+        td_pg_array_int8(&cols[V_ID], o->id);
+        td_pg_array_int8(&cols[V_TOKEN], o->lease_token);
+        td_pg_array_text(&cols[V_STATUS], o->status);
+        td_pg_array_text(&cols[V_REASON], o->reason);
+        td_pg_array_text(&cols[V_PROVIDER_ID], o->provider_id);
+        td_pg_array_text(&cols[V_RECIPIENT], o->recipient);
+        td_pg_array_jsonb(&cols[V_RENDERED], o->rendered);
+        td_pg_array_int8(&cols[V_RETRY_AT], o->retry_at_ms);
+        td_pg_array_int4(&cols[V_ATTEMPT_DELTA], o->attempt_delta);
+        td_pg_array_bool(&cols[V_UNKNOWN], o->unknown);
+        char *chain = o->fallback ? json_dumps(o->fallback, JSON_COMPACT) : NULL;
+        td_pg_array_jsonb(&cols[V_CHAIN], chain);
+        chains = chains || chain;
+        free(chain);
     }
     free(sorted);
-    char *text = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
-    if (!text)
-        return -ENOMEM;
-    const char *params[] = {text};
-    /* Fenced by the lease token: only the current holder's verdict lands. A
-     * verdict that takes a fallback adds the chain's next row, due at once. */
-    PGresult *r = store_exec(
-        c,
-        "WITH o AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS o(org_id text, id bigint,"
-        "       token bigint, status text, reason text, provider_id text, recipient text,"
-        "       rendered jsonb, retry_at_ms bigint, attempt_delta integer, fallback jsonb,"
-        "       unknown boolean)), "
-        "upd AS ("
-        "  UPDATE tidings.messages m SET status = o.status, reason = o.reason,"
-        "         provider_id = coalesce(o.provider_id, m.provider_id),"
-        "         recipient = coalesce(o.recipient, m.recipient),"
-        "         rendered = coalesce(o.rendered, m.rendered),"
-        "         attempts = m.attempts + o.attempt_delta,"
-        "         scheduled_for = CASE WHEN o.status = 'scheduled' THEN"
-        "             greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"
-        "             ELSE m.scheduled_for END,"
-        "         sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"
-        "         outcome_unknown = CASE WHEN o.unknown THEN true"
-        "             WHEN o.status = 'sent' THEN false ELSE m.outcome_unknown END,"
-        "         unknown_outcomes = m.unknown_outcomes + CASE WHEN o.unknown THEN 1 ELSE 0 END,"
-        "         resend_approved = false,"
-        "         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"
-        "         updated_at = now()"
-        "    FROM o WHERE m.org_id = o.org_id AND m.id = o.id"
-        "     AND m.status IN ('sending', 'scheduled') AND m.lease_token = o.token"
-        "  RETURNING m.*, o.fallback AS chain), "
-        "ins AS ("
-        "  INSERT INTO tidings.messages (org_id, booking_id, sequence_key, step_id, channel,"
-        "         template_key, status, reason, scheduled_for, deadline, event_id, timing,"
-        "         conditions, fallback, requires_consent)"
-        "  SELECT u.org_id, u.booking_id, u.sequence_key, u.step_id, u.chain->0->>'channel',"
-        "         u.chain->0->>'template', 'scheduled', 'fallback after ' || u.channel || ': '"
-        "         || coalesce(u.reason, ''), now(), u.deadline, u.event_id, u.timing,"
-        "         u.conditions, CASE WHEN jsonb_array_length(u.chain) > 1 THEN u.chain - 0 END,"
-        "         coalesce((u.chain->0->>'requires_consent')::boolean, false)"
-        "    FROM upd u WHERE jsonb_typeof(u.chain) = 'array' AND jsonb_array_length(u.chain) > 0"
-        "  ON CONFLICT (org_id, booking_id, sequence_key, step_id, channel) DO NOTHING"
-        "  RETURNING 1) "
-        "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)",
-        1, params, err, errcap);
-    free(text);
+    const char *values[V_COLUMNS];
+    int lengths[V_COLUMNS], formats[V_COLUMNS];
+    int rc = 0;
+    for (int k = 0; k < V_COLUMNS; k++) {
+        values[k] = td_pg_array_value(&cols[k], &lengths[k]);
+        formats[k] = 1;
+        if (!values[k])
+            rc = -ENOMEM;
+    }
+    PGresult *r = NULL;
+    if (rc == 0)
+        r = store_exec_formats(c, chains ? verdict_fallback_sql : verdict_sql, V_COLUMNS, values,
+                               lengths, formats, err, errcap);
+    for (int k = 0; k < V_COLUMNS; k++)
+        td_pg_array_free(&cols[k]);
+    if (rc < 0)
+        return rc;
     if (!r)
         return store_last_error_transient() ? -EAGAIN : -EIO;
-    *written = (int)store_int64(r, 0, 0, 0);
+    *written = chains ? (int)store_int64(r, 0, 0, 0) : (int)strtol(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     return 0;
 }

@@ -13,7 +13,7 @@ tools=()
 case "$what" in
   demo) ;;
   test) tools=(clang-format python3-jsonschema clang libclang-rt-14-dev libfaketime) ;;
-  bench) tools=(wrk) ;;
+  bench) tools=(wrk nginx-light linux-perf) ;;
   *) echo "usage: scripts/deps.sh [demo|test|bench]" >&2; exit 2 ;;
 esac
 

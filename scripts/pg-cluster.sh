@@ -9,6 +9,9 @@
 #        scripts/pg-cluster.sh destroy DIR stop it and delete the data
 #        scripts/pg-cluster.sh dsn DIR     print the DSN of a started cluster
 #
+# With TIDINGS_PG_PORT set, it also listens on 127.0.0.1 at that port (as a
+# deployment reaches its database over TCP): the DSN names the port, and
+# DIR/dsn-tcp holds the TCP connection string.
 # DIR/dsn holds the connection string once started. PostgreSQL refuses to run
 # as root, so as root the server runs as the "postgres" user the Debian package
 # creates. When that user cannot reach DIR (a checkout under /root, say),
@@ -71,6 +74,12 @@ prepare_data_dir() {
 }
 
 start() {
+  listen=""
+  port=5432
+  if [ -n "${TIDINGS_PG_PORT:-}" ]; then
+    listen=127.0.0.1
+    port=$TIDINGS_PG_PORT
+  fi
   prepare_data_dir
   local data; data=$(data_dir)
   mkdir -p "$sock_dir"
@@ -87,13 +96,16 @@ start() {
     local preload=()
     [ -n "${TIDINGS_TEST_FAKETIME:-}" ] && preload=(env "LD_PRELOAD=$TIDINGS_TEST_FAKETIME")
     as_owner "${preload[@]}" "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start \
-      -o "-c listen_addresses='' -c unix_socket_directories='$sock_dir' -c max_connections=200 ${TIDINGS_PG_OPTIONS:-}" >/dev/null \
+      -o "-c listen_addresses='$listen' -c port=$port -c unix_socket_directories='$sock_dir' -c max_connections=200 ${TIDINGS_PG_OPTIONS:-}" >/dev/null \
       || { tail -n 20 "$data/server.log" >&2; exit 1; }
   fi
-  if ! "$pg_bin/psql" -h "$sock_dir" -U tidings -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='tidings'" | grep -q 1; then
-    "$pg_bin/createdb" -h "$sock_dir" -U tidings tidings
+  if ! "$pg_bin/psql" -h "$sock_dir" -p "$port" -U tidings -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='tidings'" | grep -q 1; then
+    "$pg_bin/createdb" -h "$sock_dir" -p "$port" -U tidings tidings
   fi
-  echo "host=$sock_dir dbname=tidings user=tidings" > "$dir/dsn"
+  echo "host=$sock_dir port=$port dbname=tidings user=tidings" > "$dir/dsn"
+  if [ -n "$listen" ]; then
+    echo "host=127.0.0.1 port=$port dbname=tidings user=tidings" > "$dir/dsn-tcp"
+  fi
   cat "$dir/dsn"
 }
 
@@ -102,7 +114,7 @@ stop() {
   if [ -f "$data/PG_VERSION" ]; then
     as_owner "$pg_bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  rm -f "$dir/dsn"
+  rm -f "$dir/dsn" "$dir/dsn-tcp"
 }
 
 case "$cmd" in

@@ -32,6 +32,7 @@
  * Every e-mail carries our message id as the tag tidings_message, which the
  * webhooks echo back.
  */
+#include "tidings/json_write.h"
 #include "tidings/plugin.h"
 #include "resend_event.h"
 #include "webhook_signature.h"
@@ -108,8 +109,9 @@ static bool plausible_email(const char *s)
     return s[strlen(s) - 1] != '.';
 }
 
-/* Resend tag values: ASCII letters, digits, '_' and '-' only. */
-static json_t *tag(const char *name, const char *value)
+/* Appends a Resend tag {"name": name, "value": value}; tag values hold ASCII
+ * letters, digits, '_' and '-' only, so anything else becomes '_'. */
+static void tag(struct td_json_out *o, const char *name, const char *value)
 {
     char clean[128];
     size_t n = 0;
@@ -120,35 +122,55 @@ static json_t *tag(const char *name, const char *value)
         clean[n++] = ok ? c : '_';
     }
     clean[n] = '\0';
-    return json_pack("{s:s, s:s}", "name", name, "value", n ? clean : "none");
+    td_json_lit(o, "{\"name\":");
+    td_json_str(o, name);
+    td_json_lit(o, ",\"value\":");
+    td_json_str(o, n ? clean : "none");
+    td_json_lit(o, "}");
 }
 
-/* The JSON object of one e-mail, as /emails and /emails/batch take it. */
-static json_t *resend_email(const struct resend *rs, const struct td_message *m)
+/* Appends the JSON object of one e-mail, as /emails and /emails/batch take
+ * it (written straight out: a jansson tree per message cost more than the
+ * rest of the request). */
+static void resend_email(const struct resend *rs, const struct td_message *m,
+                         struct td_json_out *o)
 {
-    json_t *to = json_pack("[s]", m->to);
-    json_t *email = json_pack("{s:s, s:o, s:s}", "from", rs->from, "to", to, "subject",
-                              m->subject ? m->subject : "");
-    if (!email)
-        return NULL;
-    if (m->text)
-        json_object_set_new(email, "text", json_string(m->text));
-    if (m->html)
-        json_object_set_new(email, "html", json_string(m->html));
-    if (rs->reply_to)
-        json_object_set_new(email, "reply_to", json_string(rs->reply_to));
-    if (m->unsubscribe_url) {
-        char value[1200];
-        snprintf(value, sizeof(value), "<%s>", m->unsubscribe_url);
-        json_object_set_new(email, "headers",
-                            json_pack("{s:s, s:s}", "List-Unsubscribe", value,
-                                      "List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
+    td_json_lit(o, "{\"from\":");
+    td_json_str(o, rs->from);
+    td_json_lit(o, ",\"to\":[");
+    td_json_str(o, m->to);
+    td_json_lit(o, "],\"subject\":");
+    td_json_str(o, m->subject ? m->subject : "");
+    if (m->text) {
+        td_json_lit(o, ",\"text\":");
+        td_json_str(o, m->text);
     }
-    json_object_set_new(email, "tags",
-                        json_pack("[o, o, o]", tag("sequence", m->sequence_key),
-                                  tag("step", m->step_id), tag("tidings_message", m->id)));
-
-    return email;
+    if (m->html) {
+        td_json_lit(o, ",\"html\":");
+        td_json_str(o, m->html);
+    }
+    if (rs->reply_to) {
+        td_json_lit(o, ",\"reply_to\":");
+        td_json_str(o, rs->reply_to);
+    }
+    if (m->unsubscribe_url) {
+        td_json_lit(o, ",\"headers\":{\"List-Unsubscribe\":\"<");
+        /* the URL inside the angle brackets, escaped as the string's middle */
+        struct td_json_out url = {0};
+        td_json_str(&url, m->unsubscribe_url);
+        if (url.len >= 2)
+            td_json_raw(o, url.data + 1, url.len - 2);
+        o->failed = o->failed || url.failed;
+        td_json_out_free(&url);
+        td_json_lit(o, ">\",\"List-Unsubscribe-Post\":\"List-Unsubscribe=One-Click\"}");
+    }
+    td_json_lit(o, ",\"tags\":[");
+    tag(o, "sequence", m->sequence_key);
+    td_json_lit(o, ",");
+    tag(o, "step", m->step_id);
+    td_json_lit(o, ",");
+    tag(o, "tidings_message", m->id);
+    td_json_lit(o, "]}");
 }
 
 /* Refuses what Resend would refuse, before any request. NULL when fine. */
@@ -253,9 +275,9 @@ static void resend_deliver_each(struct resend *rs, const struct td_message *msgs
     snprintf(url, url_len, "%s/emails", rs->base_url);
     for (size_t k = 0; k < nvalid; k++) {
         const struct td_message *m = &msgs[valid[k]];
-        json_t *email = resend_email(rs, m);
-        char *body = email ? json_dumps(email, JSON_COMPACT) : NULL;
-        json_decref(email);
+        struct td_json_out o = {0};
+        resend_email(rs, m, &o);
+        char *body = td_json_out_take(&o);
         resend_headers(rs, headers[k], m->idempotency_key);
         calls[k] = (struct td_http_call){.method = "POST",
                                          .url = url,
@@ -297,18 +319,21 @@ out_free:
 static void resend_deliver_batch(struct resend *rs, const struct td_message *msgs,
                                  struct td_result *results, const size_t *valid, size_t nvalid)
 {
-    json_t *arr = json_array();
+    struct td_json_out o = {0};
+    td_json_lit(&o, "[");
     char key[257];
     unsigned long long h = 1469598103934665603ULL;
     for (size_t k = 0; k < nvalid; k++) {
-        json_array_append_new(arr, resend_email(rs, &msgs[valid[k]]));
+        if (k > 0)
+            td_json_lit(&o, ",");
+        resend_email(rs, &msgs[valid[k]], &o);
         for (const char *p = msgs[valid[k]].idempotency_key; *p; p++)
             h = (h ^ (unsigned char)*p) * 1099511628211ULL;
         h = (h ^ 0x1f) * 1099511628211ULL;
     }
     snprintf(key, sizeof(key), "tidings-batch-%zu-%016llx", nvalid, h);
-    char *body = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
+    td_json_lit(&o, "]");
+    char *body = td_json_out_take(&o);
     char url[1100];
     snprintf(url, sizeof(url), "%s/emails/batch", rs->base_url);
     struct td_http_header headers[5];

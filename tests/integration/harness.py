@@ -160,13 +160,37 @@ class Cluster:
         self.dsn = None
         self._env = dict(os.environ, **(env or {}))
 
-    def start(self, options="-c fsync=off"):
-        """Creates and starts the cluster with extra server options; returns its DSN."""
+    def start(self, options="-c fsync=off", tcp_port=None):
+        """Creates and starts the cluster with extra server options; returns its DSN
+        (the Unix socket). With tcp_port it also listens on 127.0.0.1 there:
+        dsn_tcp reaches it over TCP."""
         self._env["TIDINGS_PG_OPTIONS"] = options
+        if tcp_port:
+            self._env["TIDINGS_PG_PORT"] = str(tcp_port)
         out = subprocess.run([self.SCRIPT, "start", self.dir], check=True, capture_output=True,
                              text=True, env=self._env).stdout
         self.dsn = out.strip().splitlines()[-1]
+        self.dsn_tcp = None
+        if tcp_port:
+            with open(os.path.join(self.dir, "dsn-tcp"), encoding="utf-8") as f:
+                self.dsn_tcp = f.read().strip()
         return self.dsn
+
+    def server_pids(self):
+        """The postmaster and every process it started (backends, writers)."""
+        data = os.path.join(self.dir, "data")
+        with open(os.path.join(os.path.realpath(data), "postmaster.pid"), encoding="utf-8") as f:
+            master = int(f.readline())
+        pids = [master]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                            pids.append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    pass
+        return pids
 
     def restart(self):
         """Stops the server fast (connections are cut) and starts it again."""

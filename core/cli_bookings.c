@@ -2,6 +2,7 @@
  * lines or CSV, through the same intake as the webhook (validated, expanded,
  * idempotent), with a progress display and a summary. */
 #include "cli.h"
+#include "hash.h"
 #include "config_value.h"
 #include "csv.h"
 #include "db.h"
@@ -97,9 +98,7 @@ static void stats_refuse(struct import_stats *s, int line, const char *why)
 static void record_key(json_t *doc, char *out, size_t cap)
 {
     char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = text ? text : ""; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = td_fnv1a64(text ? text : "", text ? strlen(text) : 0);
     free(text);
     snprintf(out, cap, "import-%016" PRIx64, h);
 }

@@ -42,8 +42,12 @@ PGconn *td_db_connect(const char *dsn, char *err, size_t errcap)
     }
     /* Timestamps are exchanged as UTC text; local times are computed in SQL.
      * JIT compilation costs more (10-25 ms) than the engine's short queries
-     * take; the row guesses for JSON parameters would otherwise trigger it. */
-    PGresult *r = PQexec(c, "SET TIME ZONE 'UTC'; SET jit = off");
+     * take; the row guesses for JSON parameters would otherwise trigger it.
+     * The store's statements are prepared once per session (store_common.c)
+     * but planned at every call with its parameters: a generic plan made
+     * while a table was small would outlive the table's growth. */
+    PGresult *r =
+        PQexec(c, "SET TIME ZONE 'UTC'; SET jit = off; SET plan_cache_mode = force_custom_plan");
     PQclear(r);
 
     return c;

@@ -155,12 +155,12 @@ struct td_claimed {
     char *sequence_key;
     char *step_id;
     int64_t scheduled_ms;
-    int64_t deadline_ms;   /* -1: none */
-    json_t *booking;       /* the booking's document, NULL if gone */
-    json_t *template_body; /* the newest template version, NULL if missing (template_cache.c) */
+    int64_t deadline_ms;     /* -1: none */
+    json_t *booking;         /* the booking's document, NULL if gone */
+    json_t *template_body;   /* the newest template version, NULL if missing (template_cache.c) */
     int64_t objects_version; /* of the organization's sequences and templates, at the claim */
-    json_t *conditions;    /* re-checked now; NULL: none */
-    json_t *fallback;      /* the rest of the chain; NULL: none */
+    json_t *conditions;      /* re-checked now; NULL: none */
+    json_t *fallback;        /* the rest of the chain; NULL: none */
     bool requires_consent;
     char *customer_key; /* NULL when unknown */
     int64_t start_ms;

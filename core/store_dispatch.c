@@ -91,7 +91,8 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
         "  RETURNING m.org_id, m.id, m.lease_token, m.attempts, m.channel, m.template_key,"
         "            m.booking_id, m.sequence_key, m.step_id, m.scheduled_for, m.deadline,"
         "            m.conditions, m.fallback, m.requires_consent, m.outcome_unknown,"
-        "            m.unknown_outcomes, CASE WHEN m.outcome_unknown THEN m.rendered END AS rendered,"
+        "            m.unknown_outcomes, CASE WHEN m.outcome_unknown THEN m.rendered END AS "
+        "rendered,"
         "            m.resend_approved) "
         "SELECT c.org_id, c.id, c.lease_token, c.attempts, c.channel, c.template_key,"
         "       c.booking_id, c.sequence_key, c.step_id,"
@@ -170,29 +171,29 @@ static int outcome_order(const void *a, const void *b)
 }
 
 /* The columns every verdict sets; o is the unnest() of the parameters. */
-#define VERDICT_SET                                                                              \
-    "SET status = o.status, reason = o.reason,"                                                   \
-    "    provider_id = coalesce(o.provider_id, m.provider_id),"                                   \
-    "    recipient = coalesce(o.recipient, m.recipient),"                                         \
-    "    rendered = coalesce(o.rendered, m.rendered),"                                            \
-    "    attempts = m.attempts + o.attempt_delta,"                                                \
-    "    scheduled_for = CASE WHEN o.status = 'scheduled' THEN"                                   \
-    "        greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"                     \
-    "        ELSE m.scheduled_for END,"                                                           \
-    "    sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"                    \
-    "    outcome_unknown = CASE WHEN o.unknown THEN true"                                         \
-    "        WHEN o.status = 'sent' THEN false ELSE m.outcome_unknown END,"                       \
-    "    unknown_outcomes = m.unknown_outcomes + CASE WHEN o.unknown THEN 1 ELSE 0 END,"          \
-    "    resend_approved = false,"                                                                \
-    "    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"                        \
+#define VERDICT_SET                                                                                \
+    "SET status = o.status, reason = o.reason,"                                                    \
+    "    provider_id = coalesce(o.provider_id, m.provider_id),"                                    \
+    "    recipient = coalesce(o.recipient, m.recipient),"                                          \
+    "    rendered = coalesce(o.rendered, m.rendered),"                                             \
+    "    attempts = m.attempts + o.attempt_delta,"                                                 \
+    "    scheduled_for = CASE WHEN o.status = 'scheduled' THEN"                                    \
+    "        greatest(m.scheduled_for, to_timestamp(o.retry_at_ms / 1000.0))"                      \
+    "        ELSE m.scheduled_for END,"                                                            \
+    "    sent_at = CASE WHEN o.status = 'sent' THEN now() ELSE m.sent_at END,"                     \
+    "    outcome_unknown = CASE WHEN o.unknown THEN true"                                          \
+    "        WHEN o.status = 'sent' THEN false ELSE m.outcome_unknown END,"                        \
+    "    unknown_outcomes = m.unknown_outcomes + CASE WHEN o.unknown THEN 1 ELSE 0 END,"           \
+    "    resend_approved = false,"                                                                 \
+    "    lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,"                         \
     "    updated_at = now() "
-#define VERDICT_FROM                                                                             \
-    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],"     \
-    "            $7::text[], $8::jsonb[], $9::bigint[], $10::integer[], $11::boolean[],"          \
-    "            $12::jsonb[])"                                                                   \
-    "  AS o(org_id, id, token, status, reason, provider_id, recipient, rendered, retry_at_ms,"    \
-    "       attempt_delta, unknown, chain) "                                                      \
-    "WHERE m.org_id = o.org_id AND m.id = o.id"                                                   \
+#define VERDICT_FROM                                                                               \
+    "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[],"      \
+    "            $7::text[], $8::jsonb[], $9::bigint[], $10::integer[], $11::boolean[],"           \
+    "            $12::jsonb[])"                                                                    \
+    "  AS o(org_id, id, token, status, reason, provider_id, recipient, rendered, retry_at_ms,"     \
+    "       attempt_delta, unknown, chain) "                                                       \
+    "WHERE m.org_id = o.org_id AND m.id = o.id"                                                    \
     "  AND m.status IN ('sending', 'scheduled') AND m.lease_token = o.token"
 
 /* Fenced by the lease token: only the current holder's verdict lands. */
@@ -219,8 +220,21 @@ static const char verdict_fallback_sql[] =
     "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ins)";
 
 /* The verdict columns, one binary array each, in the statements' order. */
-enum { V_ORG, V_ID, V_TOKEN, V_STATUS, V_REASON, V_PROVIDER_ID, V_RECIPIENT, V_RENDERED,
-       V_RETRY_AT, V_ATTEMPT_DELTA, V_UNKNOWN, V_CHAIN, V_COLUMNS };
+enum {
+    V_ORG,
+    V_ID,
+    V_TOKEN,
+    V_STATUS,
+    V_REASON,
+    V_PROVIDER_ID,
+    V_RECIPIENT,
+    V_RENDERED,
+    V_RETRY_AT,
+    V_ATTEMPT_DELTA,
+    V_UNKNOWN,
+    V_CHAIN,
+    V_COLUMNS
+};
 
 int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t count, int *written,
                             char *err, size_t errcap)
@@ -236,7 +250,7 @@ int td_store_outcomes_write(PGconn *c, const struct td_outcome *items, size_t co
         sorted[i] = &items[i];
     qsort(sorted, count, sizeof(*sorted), outcome_order);
     static const enum td_pg_type types[V_COLUMNS] = {
-        TD_PG_TEXT, TD_PG_INT8, TD_PG_INT8, TD_PG_TEXT,  TD_PG_TEXT, TD_PG_TEXT,
+        TD_PG_TEXT, TD_PG_INT8,  TD_PG_INT8, TD_PG_TEXT, TD_PG_TEXT, TD_PG_TEXT,
         TD_PG_TEXT, TD_PG_JSONB, TD_PG_INT8, TD_PG_INT4, TD_PG_BOOL, TD_PG_JSONB};
     struct td_pg_array cols[V_COLUMNS];
     for (int k = 0; k < V_COLUMNS; k++)

@@ -132,8 +132,7 @@ static void tag(struct td_json_out *o, const char *name, const char *value)
 /* Appends the JSON object of one e-mail, as /emails and /emails/batch take
  * it (written straight out: a jansson tree per message cost more than the
  * rest of the request). */
-static void resend_email(const struct resend *rs, const struct td_message *m,
-                         struct td_json_out *o)
+static void resend_email(const struct resend *rs, const struct td_message *m, struct td_json_out *o)
 {
     td_json_lit(o, "{\"from\":");
     td_json_str(o, rs->from);

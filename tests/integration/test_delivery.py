@@ -94,21 +94,21 @@ class Verdicts(unittest.TestCase):
     def test_a_changed_template_is_used_by_the_next_message(self):
         # the engine keeps templates between claims: a change by the CLI, or by plain SQL,
         # must reach the very next message all the same
-        seed_messages(self.dsn, "acme", 1, prefix="TC")
-        self.wait_terminal("TC1")
+        seed_messages(self.dsn, "acme", 1, prefix="CHGA")
+        self.wait_terminal("CHGA1")
         doc = {"templates": [{"key": "t_email", "channel": "email", "subject": "Moin {{firstName}}",
                               "text": "Bis bald!", "html": "<p>Bis bald!</p>"}]}
         self.env.setup.write("templates2.json", json.dumps(doc))
         self.env.setup.cli("sequences", "import", "--org", "acme",
                            os.path.join(self.env.setup.dir, "templates2.json"))
-        seed_messages(self.dsn, "acme", 1, prefix="TD")
-        self.wait_terminal("TD1")
+        seed_messages(self.dsn, "acme", 1, prefix="CHGB")
+        self.wait_terminal("CHGB1")
         psql(self.dsn, "INSERT INTO tidings.objects (org_id, kind, key, version, body, created_by) "
                        "SELECT org_id, kind, key, version + 1, jsonb_set(body, '{subject}', "
                        "'\"Servus {{firstName}}\"'), 'sql' FROM tidings.current_objects "
                        "WHERE org_id = 'acme' AND kind = 'template' AND key = 't_email'")
-        seed_messages(self.dsn, "acme", 1, prefix="TE")
-        self.wait_terminal("TE1")
+        seed_messages(self.dsn, "acme", 1, prefix="CHGC")
+        self.wait_terminal("CHGC1")
         subjects = [m["subject"] for m in self.fake.messages()]
         self.assertEqual(subjects, ["Hallo Anna", "Moin Anna", "Servus Anna"])
         import_templates(self.env.setup, "acme")  # as the other tests expect them

@@ -4,9 +4,9 @@
  * Prints the mean and percentiles over many bookings.
  *
  * usage: build/bench/expand_bench [bookings] */
-#include "booking.h"
-#include "expand.h"
-#include "sequence.h"
+#include "intake/booking.h"
+#include "expand/expand.h"
+#include "expand/sequence.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
 file(GLOB migrations RELATIVE "${SQL_DIR}" "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
 list(SORT migrations)
 set(body "/* Generated from sql/ by cmake/embed_sql.cmake. Do not edit. */\n")
-string(APPEND body "#include \"migrations.h\"\n\nconst struct td_migration td_migrations[] = {\n")
+string(APPEND body "#include \"store/migrations.h\"\n\nconst struct td_migration td_migrations[] = {\n")
 foreach(m IN LISTS migrations)
   string(SUBSTRING "${m}" 0 3 num)
   math(EXPR version "${num}")

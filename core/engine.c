@@ -1,21 +1,22 @@
 /* engine: wires configuration, plugins, database, HTTP server and
  * dispatcher together and runs them until SIGTERM or SIGINT. */
 #include "engine.h"
+#include "util/clock.h"
 
-#include "buf.h"
-#include "dispatch.h"
-#include "http_client.h"
-#include "inflight.h"
-#include "peers.h"
-#include "world.h"
-#include "log.h"
-#include "metrics.h"
-#include "migrate.h"
-#include "store.h"
-#include "unsubscribe.h"
+#include "util/buf.h"
+#include "dispatch/dispatch.h"
+#include "http/http_client.h"
+#include "dispatch/inflight.h"
+#include "config/peers.h"
+#include "plugin_host/world.h"
+#include "util/log.h"
+#include "util/metrics.h"
+#include "store/migrate.h"
+#include "store/store.h"
+#include "render/unsubscribe.h"
 
-#include "sequence_cache.h"
-#include "template_cache.h"
+#include "expand/sequence_cache.h"
+#include "render/template_cache.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -67,14 +68,6 @@ static void engine_report_disabled(struct td_engine *e, struct td_world *w)
     }
 }
 
-struct td_world *td_engine_world(struct td_engine *e)
-{
-    pthread_mutex_lock(&e->world_lock);
-    struct td_world *w = e->world ? td_world_hold(e->world) : NULL;
-    pthread_mutex_unlock(&e->world_lock);
-    return w;
-}
-
 static void engine_healthz(void *ctx, const struct td_http_request *req,
                            struct td_http_response *resp)
 {
@@ -92,20 +85,13 @@ static void engine_healthz(void *ctx, const struct td_http_request *req,
     }
 }
 
-static int64_t engine_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Refreshes the gauges read from the database (messages by state, backlog). */
 static void engine_metrics_snapshot(struct td_engine *e)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static int64_t last_ms = -METRICS_SNAPSHOT_MS;
     pthread_mutex_lock(&lock);
-    int64_t now = engine_mono_ms();
+    int64_t now = td_mono_ms();
     if (now - last_ms < METRICS_SNAPSHOT_MS) {
         pthread_mutex_unlock(&lock);
         return;

@@ -1,5 +1,5 @@
 /* main: `tidings` argument handling and command dispatch. */
-#include "cli.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,15 +36,6 @@ static const char usage[] =
     "\n"
     "exit codes: 0 ok, 1 problems found or the command failed, 2 usage error or missing\n"
     "configuration file.\n";
-
-int td_cli_wants_help(int argc, char **argv)
-{
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    }
-    return 0;
-}
 
 int main(int argc, char **argv)
 {

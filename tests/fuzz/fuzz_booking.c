@@ -1,8 +1,8 @@
 /* libFuzzer target: the booking JSON parser and checks (what every webhook
  * body and imported line goes through), then the transitions between the
  * parsed state and itself. Any crash, leak or undefined behaviour fails. */
-#include "booking.h"
-#include "expand.h"
+#include "intake/booking.h"
+#include "expand/expand.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * anywhere), with the field count of its header expected, as the import
  * reads it. Every call reads at least one line, so reading ends; the bytes
  * the records cover add up to the file. */
-#include "csv.h"
+#include "util/csv.h"
 
 #include <errno.h>
 #include <stdint.h>

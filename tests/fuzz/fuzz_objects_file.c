@@ -2,8 +2,8 @@
  * validate` and `import --org` check it as a whole (every document, template
  * references, channels served and configured, file lines by the JSON
  * locator), and the locator alone on the same text. */
-#include "json_locate.h"
-#include "objects_file.h"
+#include "util/json_locate.h"
+#include "expand/objects_file.h"
 
 #include <stdint.h>
 #include <stdlib.h>

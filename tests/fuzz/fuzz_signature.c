@@ -2,7 +2,7 @@
  * timestamp and signature header, and the engine's signed tokens (callback
  * paths, unsubscribe links). The input is split at newlines into
  * secret, id, timestamp, signature header and body. */
-#include "sign.h"
+#include "render/sign.h"
 #include "webhook_signature.h"
 
 #include <stdint.h>

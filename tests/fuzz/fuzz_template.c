@@ -1,7 +1,7 @@
 /* libFuzzer target: the template checker and renderer (admin-written text
  * rendered with booking data). */
-#include "render.h"
-#include "template.h"
+#include "render/render.h"
+#include "render/template.h"
 
 #include <stdint.h>
 #include <stdlib.h>

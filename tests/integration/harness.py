@@ -507,7 +507,7 @@ def callback_token(secret, org, channel):
 
 
 def signed_token(secret, payload):
-    """A token as the engine signs one (core/sign.c): base64url(payload) "." the first 22
+    """A token as the engine signs one (core/render/sign.c): base64url(payload) "." the first 22
     characters of base64url(HMAC-SHA256(secret, payload)), no padding."""
     import hashlib
     import hmac as _hmac

@@ -10,7 +10,7 @@
 #ifndef TD_FAKE_HOST_H
 #define TD_FAKE_HOST_H
 
-#include "http_result.h"
+#include "http/http_result.h"
 #include "tidings/plugin.h"
 
 #include <dlfcn.h>

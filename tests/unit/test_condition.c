@@ -1,10 +1,10 @@
 /* Unit tests of the data the admins write: conditions, send windows, fallback
  * chains, template variables and SMS sizes. */
 #include "check.h"
-#include "condition.h"
-#include "sequence.h"
-#include "sms.h"
-#include "template.h"
+#include "expand/condition.h"
+#include "expand/sequence.h"
+#include "render/sms.h"
+#include "render/template.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,9 +2,9 @@
  * references and the check of an instance section against its plugin's keys.
  * Every problem must name file, section and line. */
 #include "check.h"
-#include "config.h"
-#include "plugin_config.h"
-#include "secret.h"
+#include "config/config.h"
+#include "config/plugin_config.h"
+#include "config/secret.h"
 #include "tmpdir.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* Unit tests of the CSV reader: RFC 4180 fields, and quotes that are not
  * closed refused with the line they open on, reading going on after it. */
 #include "check.h"
-#include "csv.h"
+#include "util/csv.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* Unit tests of booking documents, RFC 3339 times, sequence documents,
  * transitions and the expansion plan. */
-#include "booking.h"
+#include "intake/booking.h"
 #include "check.h"
-#include "expand.h"
-#include "sequence.h"
-#include "timefmt.h"
+#include "expand/expand.h"
+#include "expand/sequence.h"
+#include "util/timefmt.h"
 
 #include <stdlib.h>
 #include <string.h>

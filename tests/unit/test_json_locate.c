@@ -2,7 +2,7 @@
  * strings with escaped quotes and brackets, nested arrays, and paths that do
  * not exist (no line then). */
 #include "check.h"
-#include "json_locate.h"
+#include "util/json_locate.h"
 
 #include <string.h>
 

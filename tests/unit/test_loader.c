@@ -1,7 +1,7 @@
 /* Unit tests of the plugin loader: good plugins load, and each kind of
  * broken plugin is refused with one line naming the file and the reason. */
 #include "check.h"
-#include "loader.h"
+#include "plugin_host/loader.h"
 #include "tmpdir.h"
 
 #include <stdio.h>

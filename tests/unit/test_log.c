@@ -1,7 +1,7 @@
 /* Unit tests of the log's masking of callback tokens (td_log_path): routes,
  * request paths, URLs and whole messages. */
 #include "check.h"
-#include "log.h"
+#include "util/log.h"
 
 #include <string.h>
 

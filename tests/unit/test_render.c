@@ -1,7 +1,7 @@
 /* Unit tests of the template renderer and of the variables a template sees. */
 #include "check.h"
-#include "render.h"
-#include "render_context.h"
+#include "render/render.h"
+#include "render/render_context.h"
 
 #include <stdlib.h>
 #include <string.h>

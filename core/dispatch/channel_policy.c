@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const td_core_owned_keys[] = {
+    "plugin",      "max_attempts", "backoff",      "backoff_max",     "rate",
+    "concurrency", "account",      "unknown_wait", "unknown_outcome", NULL};
+
 int td_channel_policy_parse(const char *path, struct td_ini_section *section,
                             struct td_channel_policy *policy, struct td_diag *diag)
 {

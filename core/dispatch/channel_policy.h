@@ -37,6 +37,11 @@ struct td_channel_policy {
 /* Takes the core keys out of section (marking them used) into policy, with
  * defaults. Problems go to diag naming file, section and line. Returns 0, or
  * -EINVAL when a value was bad. */
+/* The keys of an instance section that the core owns ("plugin", and for
+ * channels the policy keys above), NULL-terminated: a plugin may not declare
+ * a key of the same name (the loader refuses it). */
+extern const char *const td_core_owned_keys[];
+
 int td_channel_policy_parse(const char *path, struct td_ini_section *section,
                             struct td_channel_policy *policy, struct td_diag *diag);
 

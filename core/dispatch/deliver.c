@@ -95,21 +95,6 @@ static void give_up(struct td_outcome *o, struct prepared *p, const char *status
     o->fallback = p->row->fallback;
 }
 
-/* What conditions need at send time: the dispatcher's own connection. */
-struct deliver_lookup {
-    PGconn *conn;
-    const struct td_claimed *row;
-};
-
-static int deliver_other_bookings(void *ctx, const struct td_other_bookings_query *q, bool *exists)
-{
-    struct deliver_lookup *l = ctx;
-    char err[256];
-    return td_store_other_bookings(l->conn, l->row->org_id, l->row->customer_key,
-                                   l->row->booking_id, l->row->start_ms, l->row->end_ms,
-                                   q->subtypes, q->overlapping, exists, err, sizeof(err));
-}
-
 /* Renders the template's texts and WhatsApp parameters into p. */
 static int render_all(struct prepared *p, json_t *ctx, char *err, size_t errcap)
 {
@@ -244,8 +229,10 @@ static void prepare(struct td_engine *engine, struct td_world *world, PGconn *co
         return;
     }
     /* the step's conditions, against the booking as it is now */
-    struct deliver_lookup lookup = {conn, m};
-    struct td_condition_env env = {m->booking, deliver_other_bookings, &lookup};
+    /* at send time, on the dispatcher's own connection */
+    struct td_store_booking_ref lookup = {conn,          m->org_id,   m->customer_key,
+                                          m->booking_id, m->start_ms, m->end_ms};
+    struct td_condition_env env = {m->booking, td_store_other_bookings_lookup, &lookup};
     bool holds = true;
     char why[256] = "";
     if (td_condition_eval(m->conditions, &env, &holds, why, sizeof(why)) < 0) {
@@ -447,9 +434,10 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
         o->retry_at_ms = now + delay;
         return;
     }
+    case TD_THROTTLED:
     case TD_RETRY: {
         /* being told to slow down is not the message's fault: no attempt used */
-        bool throttled = r->http_status == 429;
+        bool throttled = r->status == TD_THROTTLED || r->http_status == 429;
         if (!throttled && m->attempts >= policy->max_attempts) {
             if (m->outcome_unknown) {
                 hold_unknown(o, p, "attempts used up", r);
@@ -459,8 +447,12 @@ static void apply_result(PGconn *conn, struct prepared *p, struct td_outcome *o,
             stats->failed++;
             return;
         }
-        long delay = r->retry_after_ms >= 0 ? (long)r->retry_after_ms
-                                            : td_channel_policy_backoff(policy, m->attempts, &seed);
+        /* "engine decides" is -1, and for plugins built for ABI 1.2 or later
+         * also 0, so that a zero-initialised result means no "retry now" */
+        bool zero_decides = p->channel->plugin->desc->abi_minor >= 2;
+        bool given = r->retry_after_ms > 0 || (r->retry_after_ms == 0 && !zero_decides);
+        long delay =
+            given ? (long)r->retry_after_ms : td_channel_policy_backoff(policy, m->attempts, &seed);
         if (m->deadline_ms >= 0 && now + delay >= m->deadline_ms) {
             /* waiting longer than its deadline: expire now, saying why */
             set_outcome(o, p, "expired", "%s (%s) until after its deadline (%s)%s",

@@ -30,22 +30,6 @@ static void transitions_text(const struct td_transitions *t, struct td_buf *b)
         td_buf_printf(b, "%s%s", i ? ", " : "", t->names[i]);
 }
 
-/* What conditions need to look up the customer's other bookings. */
-struct intake_lookup {
-    PGconn *conn;
-    const char *org;
-    const struct td_booking *booking;
-};
-
-static int intake_other_bookings(void *ctx, const struct td_other_bookings_query *q, bool *exists)
-{
-    struct intake_lookup *l = ctx;
-    char err[256];
-    return td_store_other_bookings(l->conn, l->org, l->booking->customer_key, l->booking->id,
-                                   l->booking->start_ms, l->booking->end_ms, q->subtypes,
-                                   q->overlapping, exists, err, sizeof(err));
-}
-
 /* Lifecycle effects on rows already there: sequences that exit on one of the
  * transitions cancel their pending rows; a moved booking re-times its rows. */
 static int intake_effects(PGconn *c, const char *org, const char *tz, const struct td_booking *b,
@@ -122,8 +106,9 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
         return -EIO;
     struct td_buf summary = {0};
     int rc = intake_effects(c, org->id, tz, b, ev->received_ms, &t, set, &summary, err, errcap);
-    struct intake_lookup lookup = {c, org->id, b};
-    struct td_condition_env env = {b->doc, intake_other_bookings, &lookup};
+    struct td_store_booking_ref lookup = {c,     org->id,     b->customer_key,
+                                          b->id, b->start_ms, b->end_ms};
+    struct td_condition_env env = {b->doc, td_store_other_bookings_lookup, &lookup};
     struct td_plan plan = {0};
     if (rc == 0)
         rc = td_expand_plan(b, ev->received_ms, &t, set->items, set->count, &env, &plan);

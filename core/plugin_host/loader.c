@@ -1,5 +1,6 @@
 /* loader: finds plugin .so files on the plugin path, dlopens them and checks
  * their descriptors. Refusals are one line naming the file and the reason. */
+#include "dispatch/channel_policy.h"
 #include "plugin_host/loader.h"
 
 #include "util/buf.h"
@@ -46,7 +47,7 @@ out_fail:
     return NULL;
 }
 
-static void loaded_clear(struct td_loaded_plugin *p)
+void td_loaded_plugin_clear(struct td_loaded_plugin *p)
 {
     if (p->handle)
         dlclose(p->handle);
@@ -60,7 +61,7 @@ void td_loader_destroy(struct td_loader *loader)
     if (!loader)
         return;
     for (size_t i = 0; i < loader->count; i++) {
-        loaded_clear(loader->plugins[i]);
+        td_loaded_plugin_clear(loader->plugins[i]);
         free(loader->plugins[i]);
     }
     free(loader->plugins);
@@ -106,10 +107,36 @@ static const char *loader_check_ops(const struct td_plugin *d)
     return "unknown plugin kind (neither channel nor trigger)";
 }
 
+/* A declared key that shadows one the core owns. NULL when none does. */
+static const char *loader_check_keys(const struct td_plugin *d, char *detail, size_t cap)
+{
+    for (size_t i = 0; d->config_keys && i < d->config_key_count; i++) {
+        const char *name = d->config_keys[i].name;
+        for (size_t k = 0; name && td_core_owned_keys[k]; k++) {
+            if (strcmp(name, td_core_owned_keys[k]) == 0) {
+                snprintf(detail, cap,
+                         "declares the key '%s', which the engine owns in every section "
+                         "(rename it, e.g. '%s_%s')",
+                         name, d->name ? d->name : "plugin", name);
+                return detail;
+            }
+        }
+        if (!name)
+            return "declares a key without a name";
+    }
+    return NULL;
+}
+
 int td_loader_open_file(const char *path, const char *expected_name, struct td_loaded_plugin *out,
                         struct td_diag *diag)
 {
     memset(out, 0, sizeof(*out));
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH)) {
+        /* anyone could replace the code the engine is about to run */
+        td_diag_add(diag, "%s: refused: the file is writable by anyone (chmod o-w %s)", path, path);
+        return -EINVAL;
+    }
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         td_diag_add(diag, "%s: refused: cannot load: %s (try: ldd %s)", path, dlerror(), path);
@@ -130,6 +157,12 @@ int td_loader_open_file(const char *path, const char *expected_name, struct td_l
         snprintf(detail, sizeof(detail), "ABI major %u, but this engine speaks %d",
                  (unsigned)d->abi_major, TD_ABI_MAJOR);
         why = detail;
+    } else if (d->abi_minor > TD_ABI_MINOR) {
+        snprintf(detail, sizeof(detail),
+                 "built for ABI %u.%u, newer than this engine's %d.%d (rebuild it against this "
+                 "engine's tidings/plugin.h, or upgrade the engine)",
+                 (unsigned)d->abi_major, (unsigned)d->abi_minor, TD_ABI_MAJOR, TD_ABI_MINOR);
+        why = detail;
     } else if (d->struct_size < offsetof(struct td_plugin, trigger) + sizeof(d->trigger)) {
         snprintf(detail, sizeof(detail), "descriptor of %u bytes is too small for ABI %d.0",
                  (unsigned)d->struct_size, TD_ABI_MAJOR);
@@ -138,8 +171,8 @@ int td_loader_open_file(const char *path, const char *expected_name, struct td_l
         snprintf(detail, sizeof(detail), "declares the name '%s', but the file is %s.so",
                  d->name ? d->name : "(none)", expected_name);
         why = detail;
-    } else {
-        why = loader_check_ops(d);
+    } else if ((why = loader_check_ops(d)) == NULL) {
+        why = loader_check_keys(d, detail, sizeof(detail));
     }
     if (why) {
         td_diag_add(diag, "%s: refused: %s", path, why);

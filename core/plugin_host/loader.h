@@ -23,6 +23,9 @@ struct td_loaded_plugin {
 struct td_loader *td_loader_create(const char *plugin_path);
 void td_loader_destroy(struct td_loader *loader);
 
+/* Unloads a plugin opened with td_loader_open_file and empties *p. */
+void td_loaded_plugin_clear(struct td_loaded_plugin *p);
+
 /* Returns the plugin called name, loading it on first use. Returns NULL and
  * adds one line to diag when it is not found or is refused. Borrowed from the
  * loader. */

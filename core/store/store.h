@@ -4,6 +4,7 @@
 #ifndef TD_STORE_H
 #define TD_STORE_H
 
+#include "expand/condition.h"
 #include "intake/booking.h"
 #include "expand/expand.h"
 #include "render/render_context.h"
@@ -114,6 +115,21 @@ int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key
                             const char *booking_id, int64_t start_ms, int64_t end_ms,
                             json_t *subtypes, bool overlapping, bool *exists, char *err,
                             size_t errcap);
+
+/* The booking a condition is evaluated for, as the other-bookings lookup
+ * needs it (intake at expansion, dispatch at send time). Borrowed fields. */
+struct td_store_booking_ref {
+    PGconn *conn;
+    const char *org;
+    const char *customer_key;
+    const char *booking_id;
+    int64_t start_ms, end_ms;
+};
+
+/* The other_bookings callback of struct td_condition_env, with a struct
+ * td_store_booking_ref as its ctx. */
+int td_store_other_bookings_lookup(void *ref, const struct td_other_bookings_query *q,
+                                   bool *exists);
 
 /* ---- objects (store_objects.c) ---- */
 

@@ -454,3 +454,12 @@ int td_store_organizations(PGconn *c, json_t *orgs, char *err, size_t errcap)
     PQclear(r);
     return 0;
 }
+
+int td_store_other_bookings_lookup(void *ref, const struct td_other_bookings_query *q, bool *exists)
+{
+    const struct td_store_booking_ref *b = ref;
+    char err[256];
+    return td_store_other_bookings(b->conn, b->org, b->customer_key, b->booking_id, b->start_ms,
+                                   b->end_ms, q->subtypes, q->overlapping, exists, err,
+                                   sizeof(err));
+}

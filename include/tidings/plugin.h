@@ -63,10 +63,14 @@ enum td_status {
     TD_SUSPEND = 3, /* the connection itself is refused (credentials), or its quota is used
                        up (with retry_after_ms: until then): pause it */
     /* ABI 1.2 */
-    TD_UNKNOWN = 4, /* the request may have reached the provider but no verdict came back (the
-                       connection dropped or timed out after sending): the engine records the
-                       outcome as unknown and counts the attempt; the next attempt carries
-                       td_message.outcome_unknown, so the plugin can ask the provider first */
+    TD_UNKNOWN = 4,   /* the request may have reached the provider but no verdict came back (the
+                         connection dropped or timed out after sending): the engine records the
+                         outcome as unknown and counts the attempt; the next attempt carries
+                         td_message.outcome_unknown, so the plugin can ask the provider first */
+    TD_THROTTLED = 5, /* the provider asks to slow down (a 429, or throttling said in its body):
+                         tried again after retry_after_ms (or the engine's backoff) without using
+                         an attempt. Plugins built for ABI 1.1 report it as TD_RETRY with
+                         http_status 429 */
 };
 
 enum td_log_level {
@@ -281,7 +285,8 @@ enum td_report_verdict {
 
 struct td_result {
     enum td_status status;
-    int64_t retry_after_ms; /* -1: let the engine's backoff decide */
+    int64_t retry_after_ms; /* > 0: wait that long; -1 (and, for plugins built for ABI 1.2 or
+                               later, 0: a zero-initialised result): the engine's backoff */
     int http_status;        /* 0 when there was no HTTP answer */
     char provider_id[128];
     char reason[256]; /* short, no secrets, no whole addresses */

@@ -241,6 +241,8 @@ static void resend_verdict(const struct resend *rs, const struct td_http_reply *
         if (r->retry_after_ms <= 0)
             r->retry_after_ms = resend_quota_back_ms(
                 rs->host->now_ms(rs->host), strstr(reply->body, "monthly_quota_exceeded") != NULL);
+    } else if (reply->status == 429) {
+        r->status = TD_THROTTLED; /* rate_limit_exceeded: slow down, no attempt used */
     }
 }
 

@@ -59,6 +59,32 @@ static void test_refusals(void)
     t = refusal("missing_op");
     CHECK_HAS(t, BROKEN_DIR "/missing_op.so: refused: channel plugin without required operation "
                             "'deliver'");
+    t = refusal("newer_minor");
+    CHECK_HAS(t, BROKEN_DIR "/newer_minor.so: refused: built for ABI 1.9, newer than this "
+                            "engine's 1.2");
+    t = refusal("shadow_key");
+    CHECK_HAS(t, BROKEN_DIR "/shadow_key.so: refused: declares the key 'concurrency', which the "
+                            "engine owns in every section");
+}
+
+static void test_world_writable_file(void)
+{
+    /* a copy of a good plugin, writable by anyone, in a folder that is not */
+    const char *dir = tmpdir_create();
+    char src[4096], dst[4096], cmd[12400];
+    snprintf(src, sizeof(src), "%s/outbox.so", PLUGIN_DIR);
+    snprintf(dst, sizeof(dst), "%s/outbox.so", dir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0666 '%s'", src, dst, dst);
+    CHECK(system(cmd) == 0);
+    struct td_diag d = {0};
+    struct td_loaded_plugin p;
+    CHECK(td_loader_open_file(dst, "outbox", &p, &d) < 0);
+    CHECK_HAS(d.count ? d.lines[0] : "", "outbox.so: refused: the file is writable by anyone "
+                                         "(chmod o-w ");
+    td_diag_clear(&d);
+    CHECK(chmod(dst, 0644) == 0);
+    CHECK(td_loader_open_file(dst, "outbox", &p, &d) == 0);
+    td_loaded_plugin_clear(&p);
 }
 
 static void test_not_a_shared_object(void)
@@ -95,8 +121,8 @@ static void test_scan_reports_every_refusal(void)
 {
     struct td_loader *l = td_loader_create(BROKEN_DIR);
     struct td_diag d = {0};
-    CHECK(td_loader_scan(l, &d) == 4);
-    CHECK(d.count == 4);
+    CHECK(td_loader_scan(l, &d) == 6);
+    CHECK(d.count == 6);
     td_diag_clear(&d);
     td_loader_destroy(l);
 }
@@ -124,5 +150,6 @@ int main(void)
     test_duplicate_and_missing();
     test_scan_reports_every_refusal();
     test_world_writable_folder();
+    test_world_writable_file();
     return check_exit("test_loader");
 }

@@ -2,7 +2,7 @@
  * lines or CSV, through the same intake as the webhook (validated, expanded,
  * idempotent), with a progress display and a summary. */
 #include "cli/cli.h"
-#include "util/hash.h"
+#include "tidings/plugin_util.h"
 #include "config/config_value.h"
 #include "util/csv.h"
 #include "store/db.h"

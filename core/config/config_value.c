@@ -88,7 +88,10 @@ int td_value_normalize(enum td_value_type type, const char *raw, const char *bas
     case TD_VALUE_STRING: break;
     case TD_VALUE_INT:
         if (td_parse_long(raw, min, max, &n) < 0) {
-            snprintf(err, errcap, "'%s' is not a whole number from %ld to %ld", raw, min, max);
+            if (min == LONG_MIN && max == LONG_MAX)
+                snprintf(err, errcap, "'%s' is not a whole number", raw);
+            else
+                snprintf(err, errcap, "'%s' is not a whole number from %ld to %ld", raw, min, max);
             return -EINVAL;
         }
         break;
@@ -179,6 +182,32 @@ int td_parse_duration_ms(const char *s, long *out_ms)
     if (v > LONG_MAX / scale)
         return -EINVAL;
     *out_ms = v * scale;
+    return 0;
+}
+
+int td_parse_size(const char *s, long *out_bytes)
+{
+    if (!s || !*s || !isdigit((unsigned char)*s))
+        return -EINVAL;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || v < 0)
+        return -EINVAL;
+    long scale;
+    if (*end == '\0')
+        scale = 1;
+    else if (strcasecmp(end, "k") == 0)
+        scale = 1024L;
+    else if (strcasecmp(end, "m") == 0)
+        scale = 1024L * 1024;
+    else if (strcasecmp(end, "g") == 0)
+        scale = 1024L * 1024 * 1024;
+    else
+        return -EINVAL;
+    if (v > LONG_MAX / scale)
+        return -EINVAL;
+    *out_bytes = v * scale;
     return 0;
 }
 

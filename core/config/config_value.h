@@ -36,6 +36,10 @@ int td_parse_long(const char *s, long min, long max, long *out);
  * into milliseconds. Returns 0 or -EINVAL. */
 int td_parse_duration_ms(const char *s, long *out_ms);
 
+/* Parses a size "512", "64k", "10M", "1G" (k = 1024) into bytes. Returns 0
+ * or -EINVAL. */
+int td_parse_size(const char *s, long *out_bytes);
+
 /* Parses a rate "10/s", "600/m", "3600/h" into events per second. Returns 0
  * or -EINVAL. */
 int td_parse_rate(const char *s, double *per_second);

@@ -26,4 +26,9 @@ int td_plugin_config_build(const struct td_org_config *org, const struct td_inst
 /* Frees settings (and wipes secret values); NULL is a no-op. */
 void td_instance_settings_destroy(struct td_instance_settings *settings);
 
+/* The limits (range, choices) plugin declares for its key i, or NULL: none
+ * declared, or a plugin built before ABI 1.2, whose descriptor has no such
+ * field. */
+const struct td_config_key_limits *td_plugin_key_limits(const struct td_plugin *plugin, size_t i);
+
 #endif

@@ -46,18 +46,6 @@ int td_phone_normalize(const char *raw, const char *country, char *out, size_t c
     return 0;
 }
 
-bool td_email_plausible(const char *s)
-{
-    const char *at = s ? strchr(s, '@') : NULL;
-    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.')
-        return false;
-    for (const char *p = s; *p; p++) {
-        if ((unsigned char)*p <= ' ' || strchr("<>,;\"()[]\\", *p))
-            return false;
-    }
-    return s[strlen(s) - 1] != '.' && strlen(s) <= 254;
-}
-
 void td_email_canonical(const char *s, char *out, size_t cap)
 {
     size_t i = 0;

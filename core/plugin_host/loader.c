@@ -1,5 +1,6 @@
 /* loader: finds plugin .so files on the plugin path, dlopens them and checks
  * their descriptors. Refusals are one line naming the file and the reason. */
+#include "config/plugin_config.h"
 #include "dispatch/channel_policy.h"
 #include "plugin_host/loader.h"
 
@@ -123,6 +124,27 @@ static const char *loader_check_keys(const struct td_plugin *d, char *detail, si
         }
         if (!name)
             return "declares a key without a name";
+        enum td_key_type type = d->config_keys[i].type;
+        const struct td_config_key_limits *lim = td_plugin_key_limits(d, i);
+        if ((int)type < 0 || type > TD_KEY_ENUM) {
+            snprintf(detail, cap, "key '%s' has type %d, which this engine does not know", name,
+                     (int)type);
+            return detail;
+        }
+        if (type > TD_KEY_URL && d->abi_minor < 2) {
+            snprintf(detail, cap, "key '%s' has type %d, which ABI 1.%u does not have", name,
+                     (int)type, (unsigned)d->abi_minor);
+            return detail;
+        }
+        if (type == TD_KEY_ENUM && (!lim || !lim->choices || !lim->choices[0])) {
+            snprintf(detail, cap, "key '%s' is an enum without choices (config_key_limits)", name);
+            return detail;
+        }
+        if (lim && lim->has_range && lim->min > lim->max) {
+            snprintf(detail, cap, "key '%s' has min %lld above max %lld", name, (long long)lim->min,
+                     (long long)lim->max);
+            return detail;
+        }
     }
     return NULL;
 }

@@ -4,7 +4,7 @@
 #include "store/db.h"
 #include "store/store.h"
 
-#include "util/hash.h"
+#include "tidings/plugin_util.h"
 
 #include <errno.h>
 #include <pthread.h>

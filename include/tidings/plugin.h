@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -88,6 +89,20 @@ enum td_key_type {
     TD_KEY_PATH = 3,   /* a file system path; relative ones are made absolute
                           against the folder of the INI file that sets them */
     TD_KEY_URL = 4,    /* an http:// or https:// URL */
+    /* ABI 1.2 */
+    TD_KEY_DURATION = 5, /* "500ms", "30s", "5m", "2h" (a bare number is seconds); passed as
+                            whole milliseconds ("30000") */
+    TD_KEY_SIZE = 6,     /* "512", "64k", "10M", "1G" (k = 1024 bytes); passed as whole bytes */
+    TD_KEY_ENUM = 7,     /* one of the key's choices (td_config_key_limits), passed as written */
+};
+
+/* ABI 1.2: what a key's value must lie within, in the order of the
+ * descriptor's config_keys (td_plugin.config_key_limits). A zero-initialised
+ * entry sets no limit. */
+struct td_config_key_limits {
+    bool has_range; /* INT, DURATION (ms), SIZE (bytes): min <= value <= max */
+    int64_t min, max;
+    const char *const *choices; /* ENUM: the allowed values, NULL-terminated */
 };
 
 /* One configuration key a plugin understands. The engine checks an
@@ -131,6 +146,21 @@ static inline const char *td_config_get(const struct td_config *cfg, const char 
             return cfg->settings[i].value;
     }
     return NULL;
+}
+
+/* The value of an INT, DURATION (milliseconds) or SIZE (bytes) key, or dflt
+ * when it is unset (the engine has checked the value already). */
+static inline int64_t td_config_get_int(const struct td_config *cfg, const char *key, int64_t dflt)
+{
+    const char *v = td_config_get(cfg, key);
+    return v ? (int64_t)strtoll(v, NULL, 10) : dflt;
+}
+
+/* The value of a BOOL key, or dflt when it is unset. */
+static inline bool td_config_get_bool(const struct td_config *cfg, const char *key, bool dflt)
+{
+    const char *v = td_config_get(cfg, key);
+    return v ? v[0] == 't' : dflt;
 }
 
 /* Caller-allocated error text for create() and check(). */
@@ -434,6 +464,10 @@ struct td_plugin {
 
     /* Trigger plugins. */
     const struct td_trigger_ops *trigger;
+
+    /* ABI 1.2. NULL, or config_key_count entries: the range or choices of
+     * each key, in the order of config_keys. */
+    const struct td_config_key_limits *config_key_limits;
 };
 
 typedef const struct td_plugin *(*td_plugin_entry_fn)(void);

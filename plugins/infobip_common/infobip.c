@@ -4,6 +4,7 @@
  * sections 2 to 4 and Infobip's OpenAPI documents.
  */
 #include "infobip.h"
+#include "tidings/plugin_util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -617,7 +618,7 @@ int ib_conn_init(struct ib_conn *c, const struct td_host *host, const struct td_
     const char *base = td_config_get(cfg, "base_url");
     const char *timeout = td_config_get(cfg, "timeout");
     const char *reports = td_config_get(cfg, "reports");
-    if (!key || !*key || strpbrk(key, "\r\n")) {
+    if (!key || !*key || !td_header_value_ok(key)) {
         snprintf(err->message, sizeof(err->message), "api_key: empty or holds a line break");
         return -EINVAL;
     }

@@ -10,6 +10,7 @@
  * adding a second one (the message id is the file name).
  */
 #include "tidings/plugin.h"
+#include "tidings/plugin_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -134,11 +135,6 @@ static void text_json_string(struct outbox_text *t, const char *v)
     text_puts(t, "\"");
 }
 
-static int has_line_break(const char *s)
-{
-    return s && strpbrk(s, "\r\n") != NULL;
-}
-
 static void text_email(struct outbox_text *t, const struct outbox *ob, const struct td_message *m)
 {
     char date[64];
@@ -258,7 +254,8 @@ static void outbox_deliver_one(struct outbox *ob, const struct td_message *m, st
     memset(r, 0, sizeof(*r));
     r->retry_after_ms = -1;
     int email = strcmp(m->channel, "email") == 0;
-    if (has_line_break(m->to) || has_line_break(m->to_name) || has_line_break(m->subject)) {
+    if (!td_header_value_ok(m->to) || !td_header_value_ok(m->to_name) ||
+        !td_header_value_ok(m->subject)) {
         r->status = TD_FAIL;
         snprintf(r->reason, sizeof(r->reason), "line break in a header value (to or subject)");
         return;
@@ -330,7 +327,7 @@ static int outbox_create(const struct td_host *host, const struct td_config *cfg
     *instance = NULL;
     const char *dir = td_config_get(cfg, "dir");
     const char *from = td_config_get(cfg, "from");
-    if (has_line_break(from)) {
+    if (!td_header_value_ok(from)) {
         snprintf(err->message, sizeof(err->message), "from: contains a line break");
         return -EINVAL;
     }

@@ -34,6 +34,7 @@
  */
 #include "tidings/json_write.h"
 #include "tidings/plugin.h"
+#include "tidings/plugin_util.h"
 #include "resend_event.h"
 #include "webhook_signature.h"
 
@@ -90,24 +91,6 @@ static const struct td_config_key resend_keys[] = {
 
 /* Svix: a timestamp more than this far from now is refused. */
 #define RESEND_WEBHOOK_TOLERANCE_S 300
-
-static bool has_line_break(const char *s)
-{
-    return s && strpbrk(s, "\r\n") != NULL;
-}
-
-/* A plausible address: something@something.tld, no spaces or angle brackets. */
-static bool plausible_email(const char *s)
-{
-    const char *at = s ? strchr(s, '@') : NULL;
-    if (!at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.') || at[1] == '.')
-        return false;
-    for (const char *p = s; *p; p++) {
-        if (*p <= ' ' || *p == '<' || *p == '>' || *p == ',' || *p == '"')
-            return false;
-    }
-    return s[strlen(s) - 1] != '.';
-}
 
 /* Appends a Resend tag {"name": name, "value": value}; tag values hold ASCII
  * letters, digits, '_' and '-' only, so anything else becomes '_'. */
@@ -175,9 +158,9 @@ static void resend_email(const struct resend *rs, const struct td_message *m, st
 /* Refuses what Resend would refuse, before any request. NULL when fine. */
 static const char *resend_invalid(const struct td_message *m)
 {
-    if (!plausible_email(m->to))
+    if (!td_email_plausible(m->to))
         return "to: not a valid e-mail address";
-    if (has_line_break(m->subject) || has_line_break(m->to))
+    if (!td_header_value_ok(m->subject) || !td_header_value_ok(m->to))
         return "line break in a header value (to or subject)";
     if (!m->subject || !*m->subject)
         return "subject: empty";
@@ -323,16 +306,16 @@ static void resend_deliver_batch(struct resend *rs, const struct td_message *msg
     struct td_json_out o = {0};
     td_json_lit(&o, "[");
     char key[257];
-    unsigned long long h = 1469598103934665603ULL;
+    uint64_t h = TD_FNV1A64_INIT;
     for (size_t k = 0; k < nvalid; k++) {
         if (k > 0)
             td_json_lit(&o, ",");
         resend_email(rs, &msgs[valid[k]], &o);
-        for (const char *p = msgs[valid[k]].idempotency_key; *p; p++)
-            h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-        h = (h ^ 0x1f) * 1099511628211ULL;
+        const char *key_k = msgs[valid[k]].idempotency_key;
+        h = td_fnv1a64_add(h, key_k, strlen(key_k));
+        h = td_fnv1a64_add(h, "\x1f", 1); /* a separator: ("ab","c") is not ("a","bc") */
     }
-    snprintf(key, sizeof(key), "tidings-batch-%zu-%016llx", nvalid, h);
+    snprintf(key, sizeof(key), "tidings-batch-%zu-%016llx", nvalid, (unsigned long long)h);
     td_json_lit(&o, "]");
     char *body = td_json_out_take(&o);
     char url[1100];
@@ -484,7 +467,7 @@ static int resend_create(const struct td_host *host, const struct td_config *cfg
     const char *key = td_config_get(cfg, "api_key");
     const char *from = td_config_get(cfg, "from");
     const char *reply_to = td_config_get(cfg, "reply_to");
-    if (has_line_break(from) || has_line_break(reply_to) || has_line_break(key)) {
+    if (!td_header_value_ok(from) || !td_header_value_ok(reply_to) || !td_header_value_ok(key)) {
         snprintf(err->message, sizeof(err->message),
                  "from, reply_to or api_key holds a line break");
         return -EINVAL;

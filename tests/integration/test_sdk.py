@@ -42,7 +42,8 @@ class InstalledSdk(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_the_install_has_the_engine_its_plugins_and_the_sdk(self):
-        for path in ("bin/tidings", "include/tidings/plugin.h", "include/tidings/json_write.h"):
+        for path in ("bin/tidings", "include/tidings/plugin.h", "include/tidings/json_write.h",
+                     "include/tidings/plugin_util.h"):
             self.assertTrue(os.path.isfile(os.path.join(self.prefix, path)), path)
         plugindir = run("pkg-config", "--variable=plugindir", "tidings-plugin", env=self.env).strip()
         self.assertEqual(sorted(os.listdir(plugindir)),

@@ -211,6 +211,20 @@ static const struct td_config_key fake_keys[] = {
     {.name = "batch", .type = TD_KEY_INT, .default_value = "10"},
     {.name = "verbose", .type = TD_KEY_BOOL, .default_value = "no"},
     {.name = "spool", .type = TD_KEY_PATH},
+    {.name = "timeout", .type = TD_KEY_DURATION, .default_value = "10s"},
+    {.name = "max_body", .type = TD_KEY_SIZE, .default_value = "64k"},
+    {.name = "mode", .type = TD_KEY_ENUM, .default_value = "safe"},
+};
+static const char *const fake_modes[] = {"fast", "safe", NULL};
+static const struct td_config_key_limits fake_limits[] = {
+    {0},
+    {0},
+    {.has_range = true, .min = 1, .max = 100},
+    {0},
+    {0},
+    {.has_range = true, .min = 1000, .max = 60000},
+    {.has_range = true, .min = 0, .max = 1048576},
+    {.choices = fake_modes},
 };
 static const char *const fake_serves[] = {"email", NULL};
 static const struct td_plugin fake_plugin = {
@@ -219,6 +233,7 @@ static const struct td_plugin fake_plugin = {
     .config_key_count = sizeof(fake_keys) / sizeof(fake_keys[0]),
     .serves = fake_serves,
     .max_batch = 1,
+    .config_key_limits = fake_limits,
 };
 
 /* Loads orgs.d-style file name with one section and checks it against fake. */
@@ -252,7 +267,7 @@ static void test_plugin_keys(void)
     CHECK_STR(t, "");
     CHECK(s != NULL);
     if (s) {
-        CHECK(s->count == 5);
+        CHECK(s->count == 8);
         CHECK_STR(s->items[0].value, "https://api.example");
         CHECK_STR(s->items[1].value, "key-123");
         CHECK_STR(s->items[2].value, "10"); /* default */
@@ -263,6 +278,16 @@ static void test_plugin_keys(void)
         struct td_config cfg = {.settings = s->items, .setting_count = s->count};
         CHECK_STR(td_config_get(&cfg, "batch"), "10");
         CHECK(td_config_get(&cfg, "nope") == NULL);
+        /* ABI 1.2 types arrive normalized, and the typed getters read them */
+        CHECK_STR(s->items[5].value, "10000");
+        CHECK_STR(s->items[6].value, "65536");
+        CHECK_STR(s->items[7].value, "safe");
+        CHECK(td_config_get_int(&cfg, "timeout", 0) == 10000);
+        CHECK(td_config_get_int(&cfg, "max_body", 0) == 65536);
+        CHECK(td_config_get_int(&cfg, "batch", 0) == 10);
+        CHECK(td_config_get_int(&cfg, "nope", -7) == -7);
+        CHECK(td_config_get_bool(&cfg, "verbose", false));
+        CHECK(!td_config_get_bool(&cfg, "nope", false));
         td_instance_settings_destroy(s);
     }
 
@@ -279,8 +304,28 @@ static void test_plugin_keys(void)
                  "file:PATH");
     CHECK_HAS(t, "acme.ini:7: [channel.email] batch: 'ten' is not a whole number");
     CHECK_HAS(t, "acme.ini:8: [channel.email] unknown key 'colour' (plugin fake knows: url, "
-                 "api_key, batch, verbose, spool)");
+                 "api_key, batch, verbose, spool, timeout, max_body, mode)");
     CHECK(strstr(t, "plain-text") == NULL); /* a secret is never echoed */
+
+    /* ranges, durations, sizes and choices, each named at its line */
+    t = plugin_problems("[org]\nid = acme\nname = A\n[channel.email]\nplugin = fake\n"
+                        "url = https://x\napi_key = env:TD_FAKE_KEY\n"
+                        "batch = 500\n"   /* 8 */
+                        "timeout = 5m\n"  /* 9 */
+                        "max_body = 2M\n" /* 10 */
+                        "mode = turbo\n", /* 11 */
+                        &s);
+    CHECK(s == NULL);
+    CHECK_HAS(t, "acme.ini:8: [channel.email] batch: '500' is not a whole number from 1 to 100");
+    CHECK_HAS(t, "acme.ini:9: [channel.email] timeout: '5m' is not from 1s to 1m");
+    CHECK_HAS(t, "acme.ini:10: [channel.email] max_body: '2M' is not from 0 to 1048576 bytes");
+    CHECK_HAS(t, "acme.ini:11: [channel.email] mode: 'turbo' is not one of: fast, safe");
+    t = plugin_problems("[org]\nid = acme\nname = A\n[channel.email]\nplugin = fake\n"
+                        "url = https://x\napi_key = env:TD_FAKE_KEY\ntimeout = soon\n"
+                        "max_body = lots\n",
+                        &s);
+    CHECK_HAS(t, "timeout: 'soon' is not a duration (like 500ms, 30s, 5m, 2h)");
+    CHECK_HAS(t, "max_body: 'lots' is not a size (like 512, 64k, 10M, 1G)");
 
     t = plugin_problems("[org]\nid = acme\nname = A\n[channel.sms]\nplugin = fake\n", &s);
     CHECK_HAS(t, "acme.ini:4: [channel.sms] plugin 'fake' serves email, not sms");

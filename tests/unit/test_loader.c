@@ -65,6 +65,8 @@ static void test_refusals(void)
     t = refusal("shadow_key");
     CHECK_HAS(t, BROKEN_DIR "/shadow_key.so: refused: declares the key 'concurrency', which the "
                             "engine owns in every section");
+    t = refusal("bad_key");
+    CHECK_HAS(t, BROKEN_DIR "/bad_key.so: refused: key 'mode' is an enum without choices");
 }
 
 static void test_world_writable_file(void)
@@ -121,8 +123,8 @@ static void test_scan_reports_every_refusal(void)
 {
     struct td_loader *l = td_loader_create(BROKEN_DIR);
     struct td_diag d = {0};
-    CHECK(td_loader_scan(l, &d) == 6);
-    CHECK(d.count == 6);
+    CHECK(td_loader_scan(l, &d) == 7);
+    CHECK(d.count == 7);
     td_diag_clear(&d);
     td_loader_destroy(l);
 }

@@ -7,7 +7,7 @@ status=0
 if [ -d .git ] && command -v git >/dev/null; then
   files=$(git ls-files '*.c' '*.h')
 else
-  files=$(find core plugins triggers include tests bench -name '*.[ch]' 2>/dev/null | sort)
+  files=$(find core plugins triggers include tests bench examples -name '*.[ch]' 2>/dev/null | sort)
 fi
 
 banned='\b(sprintf|vsprintf|strcpy|strcat|strncat|strncpy|strtok|atoi|atol|atoll|gets)[[:space:]]*\('

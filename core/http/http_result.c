@@ -1,8 +1,10 @@
-/* http_result: the engine's one mapping of a provider's HTTP answer to a
- * delivery verdict, offered to plugins as host->result_from_http. Its own
- * file, with no dependencies, so the plugin tests' fake host uses this same
- * code instead of a copy. */
+/* http_result: host->result_from_http, the engine's mapping of a provider's
+ * HTTP answer to a delivery verdict (the mapping itself is td_http_verdict in
+ * tidings/plugin_util.h, which the SDK's fake host runs too), and the mark
+ * the HTTP client leaves on a reply whose request left. */
 #include "http/http_result.h"
+
+#include "tidings/plugin_util.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,23 +24,5 @@ bool td_http_reply_left(const struct td_http_reply *reply)
 
 void td_result_from_http(const struct td_http_reply *reply, struct td_result *result)
 {
-    memset(result, 0, sizeof(*result));
-    result->retry_after_ms = reply->retry_after_ms;
-    result->http_status = reply->status;
-    int s = reply->status;
-    if (s == 0) {
-        result->status = td_http_reply_left(reply) ? TD_UNKNOWN : TD_RETRY;
-        snprintf(result->reason, sizeof(result->reason), "no answer: %.200s", reply->error);
-    } else if (s >= 200 && s < 300) {
-        result->status = TD_OK;
-    } else if (s == 408 || s == 429 || s >= 500) {
-        result->status = TD_RETRY;
-        snprintf(result->reason, sizeof(result->reason), "HTTP %d", s);
-    } else if (s == 401 || s == 403) {
-        result->status = TD_SUSPEND;
-        snprintf(result->reason, sizeof(result->reason), "HTTP %d: credentials refused", s);
-    } else {
-        result->status = TD_FAIL;
-        snprintf(result->reason, sizeof(result->reason), "HTTP %d", s);
-    }
+    td_http_verdict(reply, td_http_reply_left(reply), result);
 }

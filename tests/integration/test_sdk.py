@@ -45,6 +45,7 @@ class InstalledSdk(unittest.TestCase):
         for path in ("bin/tidings", "include/tidings/plugin.h", "include/tidings/json_write.h",
                      "include/tidings/plugin_util.h"):
             self.assertTrue(os.path.isfile(os.path.join(self.prefix, path)), path)
+        self.assertTrue(os.path.isfile(os.path.join(self.prefix, "include/tidings/fake_host.h")))
         plugindir = run("pkg-config", "--variable=plugindir", "tidings-plugin", env=self.env).strip()
         self.assertEqual(sorted(os.listdir(plugindir)),
                          ["booking_webhook.so", "infobip_sms.so", "infobip_whatsapp.so", "outbox.so",
@@ -52,6 +53,11 @@ class InstalledSdk(unittest.TestCase):
         cflags = run("pkg-config", "--cflags", "tidings-plugin", env=self.env).split()
         self.assertEqual([os.path.realpath(f[2:]) for f in cflags if f.startswith("-I")],
                          [os.path.realpath(os.path.join(self.prefix, "include"))])
+
+    def test_the_out_of_tree_plugin_passes_its_own_test_with_the_installed_fake_host(self):
+        out = run("ctest", "--test-dir", self.plugin_build, "--output-on-failure", env=self.env)
+        self.assertIn("100% tests passed", out)
+        self.assertTrue(os.path.isfile(os.path.join(self.plugin_build, "test-out", "7.eml")))
 
     def test_the_out_of_tree_plugin_exports_only_its_entry(self):
         out = run("nm", "-D", "--defined-only", os.path.join(self.plugin_build, "outbox.so"))

@@ -3,7 +3,7 @@
  * here) and checked against what the fake recorded; its callback route is
  * called with synthetic delivery reports and inbound messages. */
 #include "check.h"
-#include "fake_host.h"
+#include "fake_provider_client.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * reports (7010 asks for the fallback), seen reports, inbound messages and
  * the marketing opt-out. */
 #include "check.h"
-#include "fake_host.h"
+#include "fake_provider_client.h"
 
 #include <jansson.h>
 #include <stdlib.h>

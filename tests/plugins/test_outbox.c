@@ -1,7 +1,7 @@
 /* The outbox channel plugin on its own: loaded from outbox.so with a fake
  * host, no engine, no database. This is the pattern docs/plugins.md teaches. */
 #include "check.h"
-#include "fake_host.h"
+#include "tidings/fake_host.h"
 #include "tmpdir.h"
 
 #include <stdlib.h>

@@ -1,10 +1,9 @@
 /* legacy_outbox: a channel plugin as an integrator wrote one for ABI 1.1,
  * built against the frozen 1.1 header beside it (and, as current_outbox,
- * against today's header: PLUGIN_NAME names it, so the two can be compared). It writes each message as
- * <dir>/<message id>.txt ("to", then the subject or text) and answers TD_OK;
- * a message to "retry@example.org" is answered TD_RETRY with a zero
- * retry_after_ms, which for a 1.1 plugin still means "try again at once". The
- * engine of today must load it and deliver through it unchanged. */
+ * against today's header: PLUGIN_NAME names it, so the two can be compared). It writes each message
+ * as <dir>/<message id>.txt ("to", then the subject or text) and answers TD_OK; a message to
+ * "retry@example.org" is answered TD_RETRY with a zero retry_after_ms, which for a 1.1 plugin still
+ * means "try again at once". The engine of today must load it and deliver through it unchanged. */
 /* angle brackets: the header of the -I folder the build names, not the one beside this file */
 #include <tidings/plugin.h>
 

@@ -1,17 +1,29 @@
-/* fake_host: a td_host for testing a plugin without the engine. It logs to
- * stderr and keeps the last log line; it keeps the one route a plugin
- * registers (fake_host_call_route() calls it with a synthetic request),
- * captures responses, records the reports it is handed (answering
- * fake_host_report_verdict) and maps HTTP answers as the engine does. With
- * FAKE_HOST_CURL defined (and libcurl linked) it also performs HTTP calls,
- * blocking, one at a time, and can start and drive the fake provider
- * (tests/fake_provider); without it http_request stays NULL. submit is
- * always NULL. Include it in one test file. */
-#ifndef TD_FAKE_HOST_H
-#define TD_FAKE_HOST_H
+/* tidings/fake_host.h: a td_host for testing a plugin without the engine,
+ * part of the plugin SDK (header-only; needs nothing but tidings/plugin.h,
+ * tidings/plugin_util.h and -ldl). Include it in one test file.
+ *
+ *   void *handle;
+ *   const struct td_plugin *p = fake_host_load("./myplugin.so", &handle);
+ *   struct td_host host = fake_host_make("acme", "email");
+ *   fake_host_script(200, "{\"id\":\"x1\"}");     // the next call's answer
+ *   ... p->channel->create(&host, &cfg, &inst, &err); deliver(...) ...
+ *   fake_host_calls[0].url, fake_host_call_header(&fake_host_calls[0], "Authorization")
+ *
+ * It logs to stderr and keeps the last line (fake_host_last_log); keeps the
+ * one route a plugin registers (fake_host_call_route() calls it); records the
+ * reports it is handed (answering fake_host_report_verdict); captures every
+ * HTTP call (fake_host_calls) and answers it from the script
+ * (fake_host_script, fake_host_script_answer: a status and body, a
+ * Retry-After, or no answer with or without the request having left), or,
+ * with FAKE_HOST_CURL defined before including it and libcurl linked, for
+ * calls beyond the script, for real over the network. Answers map to
+ * verdicts exactly as in the engine (td_http_verdict). submit and
+ * process_pending stay NULL: test triggers through the engine. */
+#ifndef TIDINGS_FAKE_HOST_H
+#define TIDINGS_FAKE_HOST_H
 
-#include "http/http_result.h"
 #include "tidings/plugin.h"
+#include "tidings/plugin_util.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -220,16 +232,117 @@ static inline void fake_host_reports_clear(void)
     fake_host_report_verdict = TD_REPORT_APPLIED;
 }
 
+/* ---- HTTP calls: captured, and answered from a script or (FAKE_HOST_CURL)
+ * performed with libcurl ---- */
+
+#define FAKE_HOST_MAX_CALLS  64
+#define FAKE_HOST_MAX_SCRIPT 64
+
+/* A copy of one call the plugin made. */
+struct fake_host_call {
+    char method[16];
+    char url[1024];
+    char *body; /* NUL-terminated copy, or NULL */
+    size_t header_count;
+    char header_names[16][64];
+    char header_values[16][512];
+};
+
+/* One scripted answer: an HTTP status and body, or (status 0) no answer,
+ * with left saying whether the request had left (TD_UNKNOWN) or not. */
+struct fake_host_answer {
+    int status;
+    const char *body;       /* copied when the call is answered */
+    int64_t retry_after_ms; /* -1: no Retry-After */
+    bool left;
+    const char *error;
+};
+
+static struct fake_host_call fake_host_calls[FAKE_HOST_MAX_CALLS];
+static size_t fake_host_call_count;
+static struct fake_host_answer fake_host_script_queue[FAKE_HOST_MAX_SCRIPT];
+static size_t fake_host_script_head, fake_host_script_tail;
+static const char fake_host_left_marker = 1;
+
+/* Queues the answer to the next call (without FAKE_HOST_CURL: calls with no
+ * scripted answer get "no answer: nothing scripted"). */
+static inline void fake_host_script(int status, const char *body)
+{
+    if (fake_host_script_tail < FAKE_HOST_MAX_SCRIPT)
+        fake_host_script_queue[fake_host_script_tail++] =
+            (struct fake_host_answer){status, body, -1, false, NULL};
+}
+
+/* Queues a full answer (Retry-After, or no answer at all). */
+static inline void fake_host_script_answer(struct fake_host_answer a)
+{
+    if (fake_host_script_tail < FAKE_HOST_MAX_SCRIPT)
+        fake_host_script_queue[fake_host_script_tail++] = a;
+}
+
+/* A request header of a captured call (case-insensitive name), or NULL. */
+static inline const char *fake_host_call_header(const struct fake_host_call *c, const char *name)
+{
+    for (size_t i = 0; i < c->header_count; i++) {
+        if (strcasecmp(c->header_names[i], name) == 0)
+            return c->header_values[i];
+    }
+    return NULL;
+}
+
+/* Forgets the captured calls and the unused script. */
+static inline void fake_host_calls_clear(void)
+{
+    for (size_t i = 0; i < fake_host_call_count; i++)
+        free(fake_host_calls[i].body);
+    memset(fake_host_calls, 0, sizeof(fake_host_calls));
+    fake_host_call_count = 0;
+    fake_host_script_head = fake_host_script_tail = 0;
+}
+
+static void fake_host_capture(const struct td_http_call *call)
+{
+    if (fake_host_call_count == FAKE_HOST_MAX_CALLS)
+        return;
+    struct fake_host_call *c = &fake_host_calls[fake_host_call_count++];
+    snprintf(c->method, sizeof(c->method), "%s", call->method);
+    snprintf(c->url, sizeof(c->url), "%s", call->url);
+    if (call->body) {
+        c->body = (char *)malloc(call->body_len + 1);
+        if (c->body) {
+            memcpy(c->body, call->body, call->body_len);
+            c->body[call->body_len] = '\0';
+        }
+    }
+    for (size_t i = 0; i < call->header_count && c->header_count < 16; i++, c->header_count++) {
+        snprintf(c->header_names[i], sizeof(c->header_names[0]), "%s", call->headers[i].name);
+        snprintf(c->header_values[i], sizeof(c->header_values[0]), "%s", call->headers[i].value);
+    }
+}
+
+static bool fake_host_http_reply_left(const struct td_http_reply *reply)
+{
+    return reply->engine_private == &fake_host_left_marker;
+}
+
+/* The engine's own mapping (td_http_verdict), with this host's "left" mark. */
+static void fake_host_result_from_http(const struct td_http_reply *reply, struct td_result *result)
+{
+    td_http_verdict(reply, fake_host_http_reply_left(reply), result);
+}
+
+static void fake_host_http_reply_release(struct td_http_reply *reply)
+{
+    free(reply->body);
+    reply->body = NULL;
+    reply->body_len = 0;
+}
+
 #ifdef FAKE_HOST_CURL
 #include <curl/curl.h>
-#include <jansson.h>
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-/* ---- HTTP calls (libcurl, blocking; the test calls curl_global_init) ---- */
-
+/* Real libcurl mode: blocking calls, one at a time; the test calls
+ * curl_global_init and links libcurl. */
 struct fake_host_body {
     char *s;
     size_t len;
@@ -237,9 +350,9 @@ struct fake_host_body {
 
 static size_t fake_host_on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
-    struct fake_host_body *b = userdata;
+    struct fake_host_body *b = (struct fake_host_body *)userdata;
     size_t n = size * nmemb;
-    char *p = realloc(b->s, b->len + n + 1);
+    char *p = (char *)realloc(b->s, b->len + n + 1);
     if (!p)
         return 0;
     memcpy(p + b->len, data, n);
@@ -249,16 +362,12 @@ static size_t fake_host_on_body(char *data, size_t size, size_t nmemb, void *use
     return n;
 }
 
-static int fake_host_http_request(const struct td_host *host, const struct td_http_call *call,
-                                  struct td_http_reply *reply)
+static void fake_host_perform(const struct td_http_call *call, struct td_http_reply *reply)
 {
-    (void)host;
-    memset(reply, 0, sizeof(*reply));
-    reply->retry_after_ms = -1;
     CURL *h = curl_easy_init();
     if (!h) {
         snprintf(reply->error, sizeof(reply->error), "cannot create an HTTP handle");
-        return 0;
+        return;
     }
     struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
     for (size_t i = 0; i < call->header_count; i++) {
@@ -295,6 +404,37 @@ static int fake_host_http_request(const struct td_host *host, const struct td_ht
     reply->body_len = body.len;
     curl_slist_free_all(headers);
     curl_easy_cleanup(h);
+}
+#endif /* FAKE_HOST_CURL */
+
+static int fake_host_http_request(const struct td_host *host, const struct td_http_call *call,
+                                  struct td_http_reply *reply)
+{
+    (void)host;
+    memset(reply, 0, sizeof(*reply));
+    reply->retry_after_ms = -1;
+    fake_host_capture(call);
+    if (fake_host_script_head < fake_host_script_tail) {
+        const struct fake_host_answer *a = &fake_host_script_queue[fake_host_script_head++];
+        reply->status = a->status;
+        reply->retry_after_ms = a->retry_after_ms;
+        if (a->status == 0) {
+            snprintf(reply->error, sizeof(reply->error), "%s",
+                     a->error ? a->error : "scripted: no answer");
+            if (a->left)
+                reply->engine_private = (void *)&fake_host_left_marker;
+        }
+        if (a->body) {
+            reply->body = strdup(a->body);
+            reply->body_len = reply->body ? strlen(reply->body) : 0;
+        }
+        return 0;
+    }
+#ifdef FAKE_HOST_CURL
+    fake_host_perform(call, reply);
+#else
+    snprintf(reply->error, sizeof(reply->error), "no answer: nothing scripted");
+#endif
     return 0;
 }
 
@@ -306,117 +446,9 @@ static int fake_host_http_request_many(const struct td_host *host, const struct 
     return 0;
 }
 
-static void fake_host_http_reply_release(struct td_http_reply *reply)
-{
-    free(reply->body);
-    reply->body = NULL;
-    reply->body_len = 0;
-}
-
-/* ---- the fake provider (tests/fake_provider), started by the test ---- */
-
-struct fake_provider {
-    FILE *out; /* its stdout, through popen */
-    pid_t pid;
-    int port;
-    char url[64]; /* "http://127.0.0.1:PORT" */
-};
-
-/* Starts bin on a free port and waits for its "listening" line. Returns 0,
- * or -1 (the reason on stderr). */
-static inline int fake_provider_start(const char *bin, struct fake_provider *fp)
-{
-    char cmd[4200];
-    memset(fp, 0, sizeof(*fp));
-    /* the shell prints its pid, then becomes the fake: that pid is the fake's */
-    snprintf(cmd, sizeof(cmd), "echo $$; exec '%s' --port 0 </dev/null", bin);
-    fp->out = popen(cmd, "r");
-    if (!fp->out) {
-        perror("popen");
-        return -1;
-    }
-    char line[256];
-    long pid = 0;
-    if (fgets(line, sizeof(line), fp->out))
-        pid = strtol(line, NULL, 10);
-    const char *prefix = "fake_provider listening on 127.0.0.1:";
-    if (pid <= 0 || !fgets(line, sizeof(line), fp->out) ||
-        strncmp(line, prefix, strlen(prefix)) != 0) {
-        fprintf(stderr, "fake_provider did not start (%s)\n", bin);
-        if (pid > 0)
-            kill((pid_t)pid, SIGKILL);
-        pclose(fp->out);
-        fp->out = NULL;
-        return -1;
-    }
-    fp->pid = (pid_t)pid;
-    fp->port = (int)strtol(line + strlen(prefix), NULL, 10);
-    snprintf(fp->url, sizeof(fp->url), "http://127.0.0.1:%d", fp->port);
-    return 0;
-}
-
-/* Stops the fake (SIGTERM) and waits for it. Returns its exit status. */
-static inline int fake_provider_stop(struct fake_provider *fp)
-{
-    if (!fp->out)
-        return -1;
-    kill(fp->pid, SIGTERM);
-    int status = pclose(fp->out);
-    fp->out = NULL;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Calls the fake's control API (method, "/_control/...", a JSON body or
- * NULL); returns the answer's body (malloc'ed) or NULL, the status in
- * *status when status is not NULL. */
-static inline char *fake_provider_call(const struct fake_provider *fp, const char *method,
-                                       const char *path, const char *body, int *status)
-{
-    char url[600];
-    snprintf(url, sizeof(url), "%s%s", fp->url, path);
-    struct td_http_header h[1] = {{"Content-Type", "application/json"}};
-    struct td_http_call call = {.method = method,
-                                .url = url,
-                                .headers = h,
-                                .header_count = 1,
-                                .body = body,
-                                .body_len = body ? strlen(body) : 0,
-                                .timeout_ms = 10000};
-    struct td_http_reply reply;
-    fake_host_http_request(NULL, &call, &reply);
-    if (status)
-        *status = reply.status;
-    return reply.body;
-}
-
-/* Clears what the fake recorded and its faults. Returns 0 when it answered 200. */
-static inline int fake_provider_reset(const struct fake_provider *fp)
-{
-    int status = 0;
-    free(fake_provider_call(fp, "POST", "/_control/reset", NULL, &status));
-    return status == 200 ? 0 : -1;
-}
-
-/* Sets the fake's faults (a JSON document, see tests/fake_provider). Returns
- * 0 when it answered 200. */
-static inline int fake_provider_fault(const struct fake_provider *fp, const char *json)
-{
-    int status = 0;
-    free(fake_provider_call(fp, "POST", "/_control/faults", json, &status));
-    return status == 200 ? 0 : -1;
-}
-
-/* GET path of the control API, parsed (the caller decrefs), or NULL. */
-static inline json_t *fake_provider_json(const struct fake_provider *fp, const char *path)
-{
-    char *text = fake_provider_call(fp, "GET", path, NULL, NULL);
-    json_error_t jerr;
-    json_t *j = text ? json_loads(text, 0, &jerr) : NULL;
-    free(text);
-    return j;
-}
-#endif /* FAKE_HOST_CURL */
-
+/* A host for a plugin instance of org, named instance (its section name).
+ * Everything a 1.2 engine offers except submit, process_pending and the
+ * database: those need the engine (test them through it). */
 static struct td_host fake_host_make(const char *org, const char *instance)
 {
     struct td_host h = {
@@ -431,13 +463,12 @@ static struct td_host fake_host_make(const char *org, const char *instance)
         .http_route = fake_host_http_route,
         .respond = fake_host_respond,
         .respond_header = fake_host_respond_header,
-        .result_from_http = td_result_from_http, /* the engine's own (core/http_result.c) */
-        .report = fake_host_report,
-#ifdef FAKE_HOST_CURL
         .http_request = fake_host_http_request,
         .http_reply_release = fake_host_http_reply_release,
+        .result_from_http = fake_host_result_from_http,
         .http_request_many = fake_host_http_request_many,
-#endif
+        .report = fake_host_report,
+        .http_reply_left = fake_host_http_reply_left,
     };
     return h;
 }

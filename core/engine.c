@@ -2,6 +2,7 @@
  * dispatcher together and runs them until SIGTERM or SIGINT. */
 #include "engine.h"
 #include "util/clock.h"
+#include "util/notify.h"
 
 #include "util/buf.h"
 #include "dispatch/dispatch.h"
@@ -323,7 +324,9 @@ static int engine_wait_for_signal(struct td_engine *e)
         if (sigwait(&set, &sig) != 0)
             return SIGTERM;
         if (sig == SIGHUP) {
+            td_notify("RELOADING=1\nSTATUS=reloading the configuration");
             engine_reload(e);
+            td_notify("READY=1\nSTATUS=running");
             continue;
         }
         return sig;
@@ -422,7 +425,10 @@ int td_engine_run(struct td_conf *conf)
         goto out_triggers;
     }
     td_log(TD_LOG_INFO, NULL, "engine", "running as %s", e.owner_id);
+    /* a Type=notify unit counts as started from here: it serves and sends */
+    td_notify("READY=1\nSTATUS=running");
     int sig = engine_wait_for_signal(&e);
+    td_notify("STOPPING=1\nSTATUS=finishing in-flight work");
     td_log(TD_LOG_INFO, NULL, "engine", "%s: stopping (finishing in-flight work)",
            sig == SIGINT ? "SIGINT" : "SIGTERM");
     exit_code = 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Tidings needs from Debian 12's packages, skipping what is
-# already there. usage: scripts/deps.sh [demo|test|bench]
-#   test adds the checkers and the fuzzing compiler; bench adds the load tools bench/ uses
+# already there. usage: scripts/deps.sh [demo|test|bench|package]
+#   test adds the checkers and the fuzzing compiler; bench adds the load tools bench/ uses;
+#   package adds what building the Debian package needs (scripts/package.sh)
 # Needs root (or sudo) only when something is missing.
 set -euo pipefail
 what=${1:-demo}
@@ -14,7 +15,8 @@ case "$what" in
   demo) ;;
   test) tools=(clang-format python3-jsonschema clang libclang-rt-14-dev libfaketime) ;;
   bench) tools=(wrk nginx-light linux-perf) ;;
-  *) echo "usage: scripts/deps.sh [demo|test|bench]" >&2; exit 2 ;;
+  package) tools=(file dpkg-dev) ;;
+  *) echo "usage: scripts/deps.sh [demo|test|bench|package]" >&2; exit 2 ;;
 esac
 
 missing=()

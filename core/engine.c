@@ -205,7 +205,8 @@ static void engine_fixed_keys_changed(const struct td_engine_config *a,
                 {"[plugins] path", a->plugin_path, b->plugin_path},
                 {"[http] public_url", a->public_url, b->public_url},
                 {"[http] callback_secret", a->callback_secret, b->callback_secret},
-                {"[log] level", a->log_level, b->log_level}};
+                {"[log] level", a->log_level, b->log_level},
+                {"[log] format", a->log_format, b->log_format}};
     for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
         if ((text[i].va || text[i].vb) &&
             (!text[i].va || !text[i].vb || strcmp(text[i].va, text[i].vb) != 0))
@@ -341,6 +342,9 @@ int td_engine_run(struct td_conf *conf)
     enum td_log_level level;
     if (td_log_level_parse(conf->engine.log_level, &level) == 0)
         td_log_set_level(level);
+    enum td_log_format format;
+    if (conf->engine.log_format && td_log_format_parse(conf->engine.log_format, &format) == 0)
+        td_log_set_format(format);
     pthread_mutex_init(&e.world_lock, NULL);
 
     /* Signals are taken by sigwait in this thread only; every thread started

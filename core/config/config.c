@@ -64,6 +64,7 @@ static const struct conf_key engine_keys[] = {
     {"dispatch", "workers", TD_VALUE_INT, false, "2", 1, 64, false, ENGINE_LONG(dispatch_workers)},
 
     {"log", "level", TD_VALUE_LOGLEVEL, false, "info", 0, 0, false, ENGINE_TEXT(log_level)},
+    {"log", "format", TD_VALUE_LOGFORMAT, false, "logfmt", 0, 0, false, ENGINE_TEXT(log_format)},
 };
 
 static const struct conf_key org_keys[] = {
@@ -499,6 +500,7 @@ void td_conf_destroy(struct td_conf *conf)
     free(e->plugin_path);
     free(e->orgs_dir);
     free(e->log_level);
+    free(e->log_format);
     free(conf);
 }
 

@@ -34,6 +34,7 @@ struct td_engine_config {
     long dispatch_workers;
 
     char *log_level;
+    char *log_format; /* logfmt, json or text */
 };
 
 /* One [channel.<name>] or [trigger.<name>] section. */

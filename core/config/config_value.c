@@ -132,6 +132,14 @@ int td_value_normalize(enum td_value_type type, const char *raw, const char *bas
             return -EINVAL;
         }
         break;
+    case TD_VALUE_LOGFORMAT: {
+        enum td_log_format format;
+        if (td_log_format_parse(raw, &format) < 0) {
+            snprintf(err, errcap, "'%s' is not a log format (logfmt, json, text)", raw);
+            return -EINVAL;
+        }
+        break;
+    }
     case TD_VALUE_LOGLEVEL: {
         enum td_log_level level;
         if (td_log_level_parse(raw, &level) < 0) {

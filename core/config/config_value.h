@@ -20,6 +20,7 @@ enum td_value_type {
     TD_VALUE_LOGLEVEL,       /* error, warn, info, debug */
     TD_VALUE_ID,             /* [a-z0-9][a-z0-9_-]*, at most 63 characters */
     TD_VALUE_COUNTRY,        /* a country calling code: "49" */
+    TD_VALUE_LOGFORMAT,      /* logfmt, json, text */
 };
 
 /* Checks raw against type. INT values must lie in [min, max]. On success

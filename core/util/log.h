@@ -1,4 +1,5 @@
-/* log: one line per event on stderr, with level and [org/component]. */
+/* log: one line per event on stderr: time, level, organization, component
+ * and message, as logfmt (the default), JSON lines or plain text. */
 #ifndef TD_LOG_H
 #define TD_LOG_H
 
@@ -6,6 +7,21 @@
 #include <stddef.h>
 
 #include "tidings/plugin.h"
+
+/* How a line is written ([log] format). */
+enum td_log_format {
+    /* ts=2026-12-01T09:00:00.123Z level=info org=acme component=email msg="..." */
+    TD_LOG_FORMAT_LOGFMT = 0,
+    /* {"ts":"2026-12-01T09:00:00.123Z","level":"info","org":"acme",...,"msg":"..."} */
+    TD_LOG_FORMAT_JSON = 1,
+    /* 2026-12-01T09:00:00.123Z info  [acme/email] ... (for a terminal) */
+    TD_LOG_FORMAT_TEXT = 2,
+};
+
+/* Sets the line format (default: logfmt). */
+void td_log_set_format(enum td_log_format format);
+/* Parses "logfmt", "json", "text". Returns 0 or -EINVAL. */
+int td_log_format_parse(const char *s, enum td_log_format *out);
 
 /* Sets the most verbose level that is written (default: TD_LOG_INFO). */
 void td_log_set_level(enum td_log_level level);

@@ -237,9 +237,10 @@ class Infobip(unittest.TestCase):
             "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}}]})["status"], 200)
         wait_until(lambda: "report for an unknown message" in self.engine.log_text(), what="the log line")
         log = self.engine.log_text()
-        self.assertRegex(log, r"Z debug ", "the engine logs at debug")
+        self.assertIn(" level=debug ", log, "the engine logs at debug")
         for channel in ("sms", "whatsapp", "email"):
-            self.assertIn(f"[haff/{channel}] route POST /v1/callbacks/haff/{channel}/***", log)
+            self.assertIn(f"org=haff component={channel} msg=\"route POST /v1/callbacks/haff/{channel}/***\"",
+                          log)
             self.assertNotIn(callback_token(self.callback_secret, "haff", channel), log)
         self.assertIn("point Resend's webhook at this channel's callback URL", log)
 

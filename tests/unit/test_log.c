@@ -3,7 +3,9 @@
 #include "check.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char token[] = "3f2a9c1e5b7d4a60c0ffee0123456789";
 
@@ -51,9 +53,53 @@ static void test_what_is_left_alone(void)
     CHECK_STR(tiny, "/v1/cal");
 }
 
+/* The line td_log writes in format, captured from stderr. */
+static const char *logged(enum td_log_format format, const char *org, const char *component,
+                          const char *msg)
+{
+    static char line[2048];
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = tmpfile();
+    dup2(fileno(f), 2);
+    td_log_set_format(format);
+    td_log(TD_LOG_WARN, org, component, "%s", msg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    size_t n = fread(line, 1, sizeof(line) - 1, f);
+    line[n] = '\0';
+    fclose(f);
+    td_log_set_format(TD_LOG_FORMAT_LOGFMT);
+    /* the time differs at every call: from its end on */
+    const char *level = strstr(line, "level");
+    const char *text = strstr(line, "Z ");
+    return format == TD_LOG_FORMAT_TEXT ? (text ? text + 2 : line)
+                                        : (level ? level - (format == TD_LOG_FORMAT_JSON) : line);
+}
+
+static void test_formats(void)
+{
+    const char *msg = "rejected \"POST\" /v1/callbacks/acme/sms/abcdef: 404\tnext=1";
+    CHECK_STR(logged(TD_LOG_FORMAT_LOGFMT, "acme", "http", msg),
+              "level=warn org=acme component=http msg=\"rejected \\\"POST\\\" "
+              "/v1/callbacks/acme/sms/***: 404\\tnext=1\"\n");
+    CHECK_STR(logged(TD_LOG_FORMAT_LOGFMT, NULL, "engine", "stopped"),
+              "level=warn component=engine msg=stopped\n");
+    CHECK_STR(logged(TD_LOG_FORMAT_JSON, "acme", "http", msg),
+              "\"level\":\"warn\",\"org\":\"acme\",\"component\":\"http\",\"msg\":\"rejected "
+              "\\\"POST\\\" /v1/callbacks/acme/sms/***: 404\\tnext=1\"}\n");
+    CHECK_STR(logged(TD_LOG_FORMAT_TEXT, "acme", "email", "sent"), "warn  [acme/email] sent\n");
+    enum td_log_format f;
+    CHECK(td_log_format_parse("json", &f) == 0 && f == TD_LOG_FORMAT_JSON);
+    CHECK(td_log_format_parse("xml", &f) < 0);
+}
+
 int main(void)
 {
     test_paths_and_urls();
     test_what_is_left_alone();
+    test_formats();
     return check_exit("test_log");
 }

@@ -9,6 +9,7 @@
  * half a message, and a retried message overwrites its own file instead of
  * adding a second one (the message id is the file name).
  */
+#include "tidings/json_write.h"
 #include "tidings/plugin.h"
 #include "tidings/plugin_util.h"
 
@@ -38,41 +39,8 @@ static const struct td_config_key outbox_keys[] = {
      .help = "the From: of e-mail messages"},
 };
 
-/* A growable string: the plugin sees only plugin.h, so it keeps its own. */
-struct outbox_text {
-    char *s;
-    size_t len, cap;
-    int failed;
-};
-
-static void text_add(struct outbox_text *t, const char *s, size_t n)
-{
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 1024;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *p = realloc(t->s, cap);
-        if (!p) {
-            t->failed = 1;
-            return;
-        }
-        t->s = p;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-}
-
-static void text_puts(struct outbox_text *t, const char *s)
-{
-    text_add(t, s, strlen(s));
-}
-
 /* Appends n bytes of in as base64. */
-static void text_base64(struct outbox_text *t, const unsigned char *in, size_t n)
+static void text_base64(struct td_json_out *t, const unsigned char *in, size_t n)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
@@ -80,14 +48,14 @@ static void text_base64(struct outbox_text *t, const unsigned char *in, size_t n
         char out[4] = {b64[a >> 2], b64[((a & 3) << 4) | (b >> 4)],
                        i + 1 < n ? b64[((b & 15) << 2) | (c >> 6)] : '=',
                        i + 2 < n ? b64[c & 63] : '='};
-        text_add(t, out, 4);
+        td_json_raw(t, out, 4);
     }
 }
 
 /* Header text that is not plain ASCII becomes RFC 2047 encoded-words of at
  * most 75 characters (45 bytes each, cut between UTF-8 characters), folded
  * onto continuation lines. */
-static void text_header_value(struct outbox_text *t, const char *v)
+static void text_header_value(struct td_json_out *t, const char *v)
 {
     int ascii = 1;
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
@@ -95,7 +63,7 @@ static void text_header_value(struct outbox_text *t, const char *v)
             ascii = 0;
     }
     if (ascii) {
-        text_puts(t, v);
+        td_json_lit(t, v);
         return;
     }
     const unsigned char *in = (const unsigned char *)v;
@@ -104,38 +72,21 @@ static void text_header_value(struct outbox_text *t, const char *v)
         size_t len = n - off < 45 ? n - off : 45;
         while (len < n - off && len > 1 && (in[off + len] & 0xC0) == 0x80)
             len--; /* do not split a character */
-        text_puts(t, off ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
+        td_json_lit(t, off ? "\r\n =?UTF-8?B?" : "=?UTF-8?B?");
         text_base64(t, in + off, len);
-        text_puts(t, "?=");
+        td_json_lit(t, "?=");
         off += len;
     }
 }
 
-/* JSON string with escapes. */
-static void text_json_string(struct outbox_text *t, const char *v)
+/* A JSON string (NULL as ""); the file's text is the SDK's growable buffer
+ * (tidings/json_write.h), which also escapes it. */
+static void text_json_string(struct td_json_out *t, const char *v)
 {
-    text_puts(t, "\"");
-    for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++) {
-        char esc[8];
-        switch (*p) {
-        case '"': text_puts(t, "\\\""); break;
-        case '\\': text_puts(t, "\\\\"); break;
-        case '\n': text_puts(t, "\\n"); break;
-        case '\r': text_puts(t, "\\r"); break;
-        case '\t': text_puts(t, "\\t"); break;
-        default:
-            if (*p < 0x20) {
-                snprintf(esc, sizeof(esc), "\\u%04x", *p);
-                text_puts(t, esc);
-            } else {
-                text_add(t, (const char *)p, 1);
-            }
-        }
-    }
-    text_puts(t, "\"");
+    td_json_str(t, v ? v : "");
 }
 
-static void text_email(struct outbox_text *t, const struct outbox *ob, const struct td_message *m)
+static void text_email(struct td_json_out *t, const struct outbox *ob, const struct td_message *m)
 {
     char date[64];
     time_t now = time(NULL);
@@ -143,74 +94,74 @@ static void text_email(struct outbox_text *t, const struct outbox *ob, const str
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     const char *boundary = "tidings-alternative-boundary";
-    text_puts(t, "From: ");
-    text_puts(t, ob->from);
-    text_puts(t, "\r\nTo: ");
+    td_json_lit(t, "From: ");
+    td_json_lit(t, ob->from);
+    td_json_lit(t, "\r\nTo: ");
     if (m->to_name) {
         text_header_value(t, m->to_name);
-        text_puts(t, " <");
-        text_puts(t, m->to);
-        text_puts(t, ">");
+        td_json_lit(t, " <");
+        td_json_lit(t, m->to);
+        td_json_lit(t, ">");
     } else {
-        text_puts(t, m->to);
+        td_json_lit(t, m->to);
     }
-    text_puts(t, "\r\nSubject: ");
+    td_json_lit(t, "\r\nSubject: ");
     text_header_value(t, m->subject ? m->subject : "");
-    text_puts(t, "\r\nDate: ");
-    text_puts(t, date);
-    text_puts(t, "\r\nMessage-ID: <");
-    text_puts(t, m->idempotency_key);
-    text_puts(t, "@tidings.outbox>\r\nX-Tidings-Message-Id: ");
-    text_puts(t, m->id);
-    text_puts(t, "\r\nMIME-Version: 1.0\r\n");
+    td_json_lit(t, "\r\nDate: ");
+    td_json_lit(t, date);
+    td_json_lit(t, "\r\nMessage-ID: <");
+    td_json_lit(t, m->idempotency_key);
+    td_json_lit(t, "@tidings.outbox>\r\nX-Tidings-Message-Id: ");
+    td_json_lit(t, m->id);
+    td_json_lit(t, "\r\nMIME-Version: 1.0\r\n");
     if (m->unsubscribe_url) {
-        text_puts(t, "List-Unsubscribe: <");
-        text_puts(t, m->unsubscribe_url);
-        text_puts(t, ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+        td_json_lit(t, "List-Unsubscribe: <");
+        td_json_lit(t, m->unsubscribe_url);
+        td_json_lit(t, ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
     }
     if (!m->html) {
-        text_puts(t, "Content-Type: text/plain; charset=UTF-8\r\n"
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n");
-        text_puts(t, m->text ? m->text : "");
-        text_puts(t, "\r\n");
+        td_json_lit(t, "Content-Type: text/plain; charset=UTF-8\r\n"
+                       "Content-Transfer-Encoding: 8bit\r\n\r\n");
+        td_json_lit(t, m->text ? m->text : "");
+        td_json_lit(t, "\r\n");
         return;
     }
-    text_puts(t, "Content-Type: multipart/alternative; boundary=\"");
-    text_puts(t, boundary);
-    text_puts(t, "\"\r\n\r\n--");
-    text_puts(t, boundary);
-    text_puts(t, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"
-                 "Content-Transfer-Encoding: 8bit\r\n\r\n");
-    text_puts(t, m->text ? m->text : "");
-    text_puts(t, "\r\n--");
-    text_puts(t, boundary);
-    text_puts(t, "\r\nContent-Type: text/html; charset=UTF-8\r\n"
-                 "Content-Transfer-Encoding: 8bit\r\n\r\n");
-    text_puts(t, m->html);
-    text_puts(t, "\r\n--");
-    text_puts(t, boundary);
-    text_puts(t, "--\r\n");
+    td_json_lit(t, "Content-Type: multipart/alternative; boundary=\"");
+    td_json_lit(t, boundary);
+    td_json_lit(t, "\"\r\n\r\n--");
+    td_json_lit(t, boundary);
+    td_json_lit(t, "\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+                   "Content-Transfer-Encoding: 8bit\r\n\r\n");
+    td_json_lit(t, m->text ? m->text : "");
+    td_json_lit(t, "\r\n--");
+    td_json_lit(t, boundary);
+    td_json_lit(t, "\r\nContent-Type: text/html; charset=UTF-8\r\n"
+                   "Content-Transfer-Encoding: 8bit\r\n\r\n");
+    td_json_lit(t, m->html);
+    td_json_lit(t, "\r\n--");
+    td_json_lit(t, boundary);
+    td_json_lit(t, "--\r\n");
 }
 
-static void text_short_message(struct outbox_text *t, const struct td_message *m)
+static void text_short_message(struct td_json_out *t, const struct td_message *m)
 {
-    text_puts(t, "{\n  \"id\": ");
+    td_json_lit(t, "{\n  \"id\": ");
     text_json_string(t, m->id);
-    text_puts(t, ",\n  \"channel\": ");
+    td_json_lit(t, ",\n  \"channel\": ");
     text_json_string(t, m->channel);
-    text_puts(t, ",\n  \"to\": ");
+    td_json_lit(t, ",\n  \"to\": ");
     text_json_string(t, m->to);
-    text_puts(t, ",\n  \"text\": ");
+    td_json_lit(t, ",\n  \"text\": ");
     text_json_string(t, m->text);
-    text_puts(t, ",\n  \"idempotency_key\": ");
+    td_json_lit(t, ",\n  \"idempotency_key\": ");
     text_json_string(t, m->idempotency_key);
-    text_puts(t, ",\n  \"booking_id\": ");
+    td_json_lit(t, ",\n  \"booking_id\": ");
     text_json_string(t, m->booking_id);
-    text_puts(t, ",\n  \"sequence\": ");
+    td_json_lit(t, ",\n  \"sequence\": ");
     text_json_string(t, m->sequence_key);
-    text_puts(t, ",\n  \"step\": ");
+    td_json_lit(t, ",\n  \"step\": ");
     text_json_string(t, m->step_id);
-    text_puts(t, "\n}\n");
+    td_json_lit(t, "\n}\n");
 }
 
 /* Writes data to dir/name through a temporary file and rename. */
@@ -262,19 +213,19 @@ static void outbox_deliver_one(struct outbox *ob, const struct td_message *m, st
     }
     char name[160];
     snprintf(name, sizeof(name), "%s.%s", m->id, email ? "eml" : "json");
-    struct outbox_text t = {0};
+    struct td_json_out t = {0};
     if (email)
         text_email(&t, ob, m);
     else
         text_short_message(&t, m);
     if (t.failed) {
-        free(t.s);
+        td_json_out_free(&t);
         r->status = TD_RETRY;
         snprintf(r->reason, sizeof(r->reason), "out of memory");
         return;
     }
     char err[200];
-    if (outbox_write_file(ob->dir, name, t.s, t.len, err, sizeof(err)) < 0) {
+    if (outbox_write_file(ob->dir, name, t.data, t.len, err, sizeof(err)) < 0) {
         r->status = TD_RETRY;
         snprintf(r->reason, sizeof(r->reason), "%s", err);
         ob->host->log(ob->host, TD_LOG_ERROR, "message %s not written: %s", m->id, err);
@@ -282,7 +233,7 @@ static void outbox_deliver_one(struct outbox *ob, const struct td_message *m, st
         r->status = TD_OK;
         snprintf(r->provider_id, sizeof(r->provider_id), "outbox:%.100s", name);
     }
-    free(t.s);
+    td_json_out_free(&t);
 }
 
 static void outbox_deliver(void *instance, const struct td_message *messages, size_t count,

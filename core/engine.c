@@ -1,6 +1,8 @@
 /* engine: wires configuration, plugins, database, HTTP server and
  * dispatcher together and runs them until SIGTERM or SIGINT. */
 #include "engine.h"
+
+#include "admin/admin_api.h"
 #include "util/clock.h"
 #include "util/notify.h"
 
@@ -409,6 +411,7 @@ int td_engine_run(struct td_conf *conf)
     td_http_route_add(e.http, "GET", "/healthz", engine_healthz, &e, &e);
     td_http_route_add(e.http, "GET", "/metrics", engine_metrics, &e, &e);
     td_unsubscribe_routes(&e);
+    td_admin_routes(&e);
     char err[256];
     if (td_http_server_start(e.http, err, sizeof(err)) < 0) {
         fprintf(stderr, "tidings: %s\n", err);

@@ -13,7 +13,7 @@ run=(postgresql-15 postgresql-client-15 python3 tzdata ca-certificates curl)
 tools=()
 case "$what" in
   demo) ;;
-  test) tools=(clang-format python3-jsonschema clang libclang-rt-14-dev libfaketime) ;;
+  test) tools=(clang-format python3-jsonschema python3-yaml clang libclang-rt-14-dev libfaketime) ;;
   bench) tools=(wrk nginx-light linux-perf) ;;
   package) tools=(file dpkg-dev) ;;
   *) echo "usage: scripts/deps.sh [demo|test|bench|package]" >&2; exit 2 ;;

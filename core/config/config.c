@@ -63,6 +63,8 @@ static const struct conf_key engine_keys[] = {
      ENGINE_LONG(dispatch_recheck_s)},
     {"dispatch", "workers", TD_VALUE_INT, false, "2", 1, 64, false, ENGINE_LONG(dispatch_workers)},
 
+    {"admin", "operator_token", TD_VALUE_STRING, false, NULL, 0, 0, true,
+     ENGINE_TEXT(admin_operator_token)},
     {"log", "level", TD_VALUE_LOGLEVEL, false, "info", 0, 0, false, ENGINE_TEXT(log_level)},
     {"log", "format", TD_VALUE_LOGFORMAT, false, "logfmt", 0, 0, false, ENGINE_TEXT(log_format)},
 };
@@ -184,7 +186,8 @@ static void conf_check_core_sections(const struct td_ini *ini, const struct conf
             conf_report_unknown(ini, s, known, diag);
             free(known);
         } else if (!(allow_instances && (strncmp(s->name, "channel.", 8) == 0 ||
-                                         strncmp(s->name, "trigger.", 8) == 0)) &&
+                                         strncmp(s->name, "trigger.", 8) == 0 ||
+                                         strncmp(s->name, "admin.", 6) == 0)) &&
                    !(!allow_instances && strncmp(s->name, "account.", 8) == 0)) {
 
             td_diag_add(diag, "%s:%d: unknown section [%s]", ini->path, s->line, s->name);
@@ -245,6 +248,7 @@ static void conf_org_clear(struct td_org_config *org)
         td_channel_policy_clear(&org->instances[i].policy);
     }
     free(org->instances);
+    td_admin_tokens_clear(&org->admin);
     td_ini_destroy(org->ini);
     free(org->path);
     free(org->dir);
@@ -294,6 +298,9 @@ static int conf_org_load(const char *path, struct td_org_config *org, struct td_
         struct td_ini_section *s = &org->ini->sections[i];
         if (strncmp(s->name, "channel.", 8) == 0 || strncmp(s->name, "trigger.", 8) == 0) {
             if (conf_add_instance(org, s, diag) < 0)
+                return -ENOMEM;
+        } else if (strncmp(s->name, "admin.", 6) == 0) {
+            if (td_admin_token_section(path, org->dir, s, &org->admin, diag) < 0)
                 return -ENOMEM;
         }
     }
@@ -500,6 +507,9 @@ void td_conf_destroy(struct td_conf *conf)
     free(e->plugin_path);
     free(e->orgs_dir);
     free(e->log_level);
+    if (e->admin_operator_token)
+        memset(e->admin_operator_token, 0, strlen(e->admin_operator_token));
+    free(e->admin_operator_token);
     free(e->log_format);
     free(conf);
 }

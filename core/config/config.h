@@ -4,6 +4,7 @@
 #ifndef TD_CONFIG_H
 #define TD_CONFIG_H
 
+#include "config/admin_tokens.h"
 #include "dispatch/channel_policy.h"
 #include "util/diag.h"
 #include "config/inifile.h"
@@ -34,7 +35,8 @@ struct td_engine_config {
     long dispatch_workers;
 
     char *log_level;
-    char *log_format; /* logfmt, json or text */
+    char *admin_operator_token; /* [admin] operator_token: every organization, or NULL */
+    char *log_format;           /* logfmt, json or text */
 };
 
 /* One [channel.<name>] or [trigger.<name>] section. */
@@ -62,6 +64,7 @@ struct td_org_config {
     char *country; /* default calling code for phone numbers: "49" */
     struct td_instance_config *instances;
     size_t instance_count;
+    struct td_admin_tokens admin; /* its [admin.<name>] sections */
     struct td_ini *ini;
     /* problems found in this organization's configuration (its file, its
      * sections against their plugins), and the first of them: the engine

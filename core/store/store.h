@@ -118,6 +118,14 @@ int td_store_other_bookings(PGconn *c, const char *org, const char *customer_key
 
 /* The booking a condition is evaluated for, as the other-bookings lookup
  * needs it (intake at expansion, dispatch at send time). Borrowed fields. */
+/* The admin API's reads (store_admin_api.c): the organization's sequences
+ * (key, name, status, version, steps, changed_at/by) and one customer's
+ * messages, newest first, at most limit, as JSON arrays. Return 0 with *out
+ * (the caller decrefs) or -EIO with err. */
+int td_store_admin_sequences(PGconn *c, const char *org, json_t **out, char *err, size_t errcap);
+int td_store_admin_customer_messages(PGconn *c, const char *org, const char *address, int limit,
+                                     json_t **out, char *err, size_t errcap);
+
 struct td_store_booking_ref {
     PGconn *conn;
     const char *org;

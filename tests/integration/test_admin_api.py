@@ -1,0 +1,171 @@
+"""The admin API through the running engine and PostgreSQL: per-organization
+tokens with roles and the operator token, refusals that reveal nothing (401
+without a valid token, the one 404 for another organization's token or an
+unknown one), the sequences list and the customer view, every answer
+validated against docs/openapi.yaml."""
+import json
+import os
+import re
+import secrets
+import unittest
+import urllib.error
+import urllib.request
+
+import jsonschema
+import yaml
+
+from harness import (SOURCE_DIR, Database, Engine, Setup, close_class, import_templates, psql,
+                     seed_messages)
+
+with open(os.path.join(SOURCE_DIR, "docs", "openapi.yaml"), encoding="utf-8") as f:
+    OPENAPI = yaml.safe_load(f)
+
+
+def response_schema(template, method, status):
+    """The schema docs/openapi.yaml gives for an answer (refs resolved against the document)."""
+    op = OPENAPI["paths"][template][method.lower()]
+    answer = op["responses"][str(status)]
+    if "$ref" in answer:
+        answer = OPENAPI["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+    return {**answer["content"]["application/json"]["schema"], "components": OPENAPI["components"]}
+
+
+class AdminApi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Database()
+        cls.setup = Setup(cls.db, orgs=("acme", "bravo"))
+        cls.tokens = {n: secrets.token_hex(24) for n in ("anna", "viktor", "bea", "operator")}
+        for name, token in cls.tokens.items():
+            cls.setup.write(f"admin-{name}", token + "\n")
+        for org, sections in (("acme", "[admin.anna]\nrole = editor\ntoken = file:../admin-anna\n"
+                                       "[admin.viktor]\nrole = viewer\ntoken = file:../admin-viktor\n"),
+                              ("bravo", "[admin.bea]\nrole = editor\ntoken = file:../admin-bea\n")):
+            with open(os.path.join(cls.setup.dir, "conf.d", f"{org}.ini"), "a", encoding="utf-8") as f:
+                f.write("\n" + sections)
+        with open(cls.setup.config, "a", encoding="utf-8") as f:
+            f.write("[admin]\noperator_token = file:admin-operator\n")
+        cls.setup.cli("migrate")
+        cls.setup.cli("sequences", "import", "--org", "acme",
+                      os.path.join(SOURCE_DIR, "sql", "seed", "demo.json"))
+        import_templates(cls.setup, "acme")
+        cls.engine = Engine(cls.setup)
+
+    @classmethod
+    def tearDownClass(cls):
+        log = close_class(cls.engine, cls.setup, cls.db)
+        for token in cls.tokens.values():
+            assert token not in log, "an admin token in the log"
+
+    def call(self, path, token=None, method="GET", template=None):
+        req = urllib.request.Request(self.engine.base + path, method=method)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                status, headers, body = r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            status, headers, body = e.code, e.headers, e.read()
+        self.assertEqual(headers.get("Content-Type"), "application/json", body)
+        doc = json.loads(body)
+        if template:
+            jsonschema.validate(doc, response_schema(template, method, status))
+        return status, headers, doc
+
+    def test_who_am_i_by_role(self):
+        t = "/v1/admin/orgs/{org}"
+        for name, role, can in (("anna", "editor", True), ("viktor", "viewer", False)):
+            status, _, doc = self.call("/v1/admin/orgs/acme", self.tokens[name], template=t)
+            self.assertEqual(status, 200)
+            self.assertEqual((doc["org"], doc["name"], doc["caller"]),
+                             ("acme", "Acme Segelschule", {"name": name, "role": role, "can_change": can}))
+        status, _, doc = self.call("/v1/admin/orgs/bravo", self.tokens["operator"], template=t)
+        self.assertEqual((status, doc["caller"]["role"]), (200, "operator"))
+
+    def test_refusals_reveal_nothing(self):
+        t = "/v1/admin/orgs/{org}"
+        status, headers, doc = self.call("/v1/admin/orgs/acme", template=t)
+        self.assertEqual(status, 401)
+        self.assertEqual(headers.get("WWW-Authenticate"), 'Bearer realm="tidings"')
+        self.assertEqual(self.call("/v1/admin/orgs/acme", "x" * 48, template=t)[0], 401)
+        self.assertEqual(self.call("/v1/admin/orgs/acme", self.tokens["anna"][:-1] + "0", template=t)[0],
+                         401)
+        # another organization's token, an unknown organization, an unknown path: one answer
+        unknown = self.call("/v1/nothing/here")
+        self.assertEqual(unknown[0], 404)
+        for path, token in (("/v1/admin/orgs/acme", self.tokens["bea"]),
+                            ("/v1/admin/orgs/acme/sequences", self.tokens["bea"]),
+                            ("/v1/admin/orgs/nobody", self.tokens["anna"]),
+                            ("/v1/admin/orgs/nobody", None),
+                            ("/v1/admin/orgs/acme/nothing", self.tokens["anna"])):
+            status, _, doc = self.call(path, token)
+            self.assertEqual((status, doc), (404, unknown[2]), path)
+        # a method the endpoint does not have: 405, as the document's GET says
+        status, headers, doc = self.call("/v1/admin/orgs/acme", self.tokens["anna"], method="POST")
+        self.assertEqual((status, headers.get("Allow")), (405, "GET"))
+        jsonschema.validate(doc, response_schema(t, "GET", 405))
+
+    def test_sequences_list(self):
+        t = "/v1/admin/orgs/{org}/sequences"
+        status, _, doc = self.call("/v1/admin/orgs/acme/sequences", self.tokens["viktor"], template=t)
+        self.assertEqual(status, 200)
+        with open(os.path.join(SOURCE_DIR, "sql", "seed", "demo.json"), encoding="utf-8") as f:
+            seed = json.load(f)["sequences"]
+        self.assertEqual([s["key"] for s in doc], sorted(s["key"] for s in seed))
+        first = next(s for s in seed if s["key"] == doc[0]["key"])
+        self.assertEqual((doc[0]["version"], doc[0]["steps"], doc[0]["status"]),
+                         (1, len(first["steps"]), first.get("status", "active")))
+        status, _, doc = self.call("/v1/admin/orgs/bravo/sequences", self.tokens["bea"], template=t)
+        self.assertEqual((status, doc), (200, []))
+
+    def test_customer_view(self):
+        t = "/v1/admin/orgs/{org}/customers/{address}/messages"
+        seed_messages(self.db.dsn, "acme", 3, prefix="CV")
+        # u2's booking gets a second message, sent, on another channel
+        seed_messages(self.db.dsn, "acme", 1, prefix="CW", email="'u2@example.org'", channel="sms",
+                      template="t_sms")
+        status, _, doc = self.call("/v1/admin/orgs/acme/customers/U2@Example.org/messages",
+                                   self.tokens["viktor"], template=t)
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["address"], "U2@Example.org")
+        self.assertEqual(sorted(m["booking_id"] for m in doc["messages"]), ["CV2", "CW1"])
+        self.assertTrue(all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d \+0[12]:00$", m["scheduled_local"])
+                            for m in doc["messages"]))
+        keys = [(m["sent_at"] or m["scheduled_for"], m["id"]) for m in doc["messages"]]
+        self.assertEqual(keys, sorted(keys, reverse=True))
+        status, _, doc = self.call("/v1/admin/orgs/acme/customers/u2@example.org/messages?limit=1",
+                                   self.tokens["viktor"], template=t)
+        self.assertEqual((status, len(doc["messages"])), (200, 1))
+        # not another organization's customers, even with the same address
+        status, _, doc = self.call("/v1/admin/orgs/bravo/customers/u2@example.org/messages",
+                                   self.tokens["bea"], template=t)
+        self.assertEqual((status, doc["messages"]), (200, []))
+        for bad in ("0", "1001", "ten", ""):
+            status, _, doc = self.call(f"/v1/admin/orgs/acme/customers/u2@example.org/messages?limit={bad}",
+                                       self.tokens["viktor"], template=t)
+            self.assertEqual((status, doc["problems"][0]["field"]), (400, "limit"), bad)
+
+
+class AdminConfig(unittest.TestCase):
+    def test_tokens_are_checked_where_they_are_written(self):
+        db = Database()
+        setup = Setup(db, orgs=("acme",))
+        try:
+            setup.write("short", "abc\n")
+            with open(os.path.join(setup.dir, "conf.d", "acme.ini"), "a", encoding="utf-8") as f:
+                f.write("\n[admin.anna]\nrole = boss\ntoken = file:../short\n"
+                        "[admin.otto]\nrole = viewer\ntoken = plain-text-token-plain-text-token-xx\n")
+            p = setup.cli("check", check=False)
+            out = p.stdout + p.stderr
+            self.assertEqual(p.returncode, 1, out)
+            self.assertRegex(out, r"acme\.ini:\d+: \[admin\.anna\] role: 'boss' is not viewer or editor")
+            self.assertRegex(out, r"acme\.ini:\d+: \[admin\.anna\] token: shorter than 32 characters")
+            self.assertRegex(out, r"acme\.ini:\d+: \[admin\.otto\] token is a secret: give it as env:NAME")
+            self.assertNotIn("plain-text-token", out)
+        finally:
+            setup.remove()
+            db.drop()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -8,8 +8,11 @@
 #include "store/db.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/timefmt.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,11 @@ static void answer_read(struct td_engine *e, struct td_http_response *resp,
         td_http_respond_error(resp, 503, "the database cannot answer now");
         return;
     }
+    if (json_is_null(out)) {
+        json_decref(out);
+        td_http_respond_error(resp, 404, "no such booking");
+        return;
+    }
     respond_json(resp, 200, out);
 }
 
@@ -61,6 +69,84 @@ struct customer_read {
     const char *address;
     int limit;
 };
+
+struct timeline_read {
+    const char *org;
+    const char *booking;
+};
+
+static int read_timeline(PGconn *c, void *arg, json_t **out, char *err, size_t errcap)
+{
+    const struct timeline_read *q = arg;
+    return td_store_admin_timeline(c, q->org, q->booking, out, err, errcap);
+}
+
+struct messages_read {
+    const char *org;
+    struct td_admin_message_filter filter;
+};
+
+static int read_messages(PGconn *c, void *arg, json_t **out, char *err, size_t errcap)
+{
+    const struct messages_read *q = arg;
+    json_t *messages = NULL;
+    int rc = td_store_admin_messages(c, q->org, &q->filter, &messages, err, errcap);
+    if (rc == 0)
+        *out = json_pack("{s:o}", "messages", messages);
+    return rc;
+}
+
+/* The message states a filter may name. */
+static bool known_state(const char *s)
+{
+    static const char *const states[] = {"scheduled", "sending",    "sent",   "delivered",
+                                         "bounced",   "complained", "failed", "cancelled",
+                                         "skipped",   "expired",    "held",   NULL};
+    for (size_t i = 0; states[i]; i++) {
+        if (strcmp(s, states[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Parses ?limit= (default when absent). Returns 0, or -EINVAL (answered). */
+static int query_limit(const struct td_http_request *req, struct td_http_response *resp, int *limit)
+{
+    const char *text = req->query(req, "limit");
+    char *end = NULL;
+    long v = text ? strtol(text, &end, 10) : ADMIN_LIMIT_DEFAULT;
+    if (text && (!*text || *end || v < 1 || v > ADMIN_LIMIT_MAX)) {
+        respond_bad(resp, "limit", "a whole number from 1 to 1000");
+        return -EINVAL;
+    }
+    *limit = (int)v;
+    return 0;
+}
+
+/* GET .../messages?state=&channel=&sequence=&step=&from=&to=&limit= */
+static void answer_messages(struct td_engine *e, const struct td_http_request *req,
+                            struct td_http_response *resp, const char *org)
+{
+    struct messages_read q = {.org = org};
+    struct td_admin_message_filter *f = &q.filter;
+    f->state = req->query(req, "state");
+    f->channel = req->query(req, "channel");
+    f->sequence = req->query(req, "sequence");
+    f->step = req->query(req, "step");
+    f->from = req->query(req, "from");
+    f->to = req->query(req, "to");
+    int64_t ms;
+    if (f->state && !known_state(f->state))
+        respond_bad(resp, "state",
+                    "one of scheduled, sending, sent, delivered, bounced, complained, failed, "
+                    "cancelled, skipped, expired, held");
+    else if (f->from && td_time_parse(f->from, &ms) < 0)
+        respond_bad(resp, "from", "an RFC 3339 time with its offset (2026-12-01T09:00:00Z)");
+    else if (f->to && td_time_parse(f->to, &ms) < 0)
+        respond_bad(resp, "to", "an RFC 3339 time with its offset (2026-12-01T09:00:00Z)");
+    else if (query_limit(req, resp, &f->limit) == 0)
+        answer_read(e, resp, read_messages, &q);
+}
 
 static int read_sequences(PGconn *c, void *arg, json_t **out, char *err, size_t errcap)
 {
@@ -134,21 +220,31 @@ static void admin_handle(void *ctx, const struct td_http_request *req,
         answer_org(resp, org, &caller);
     } else if (strcmp(sub, "sequences") == 0) {
         answer_read(e, resp, read_sequences, org_id);
+    } else if (strcmp(sub, "messages") == 0) {
+        answer_messages(e, req, resp, org_id);
+    } else if (strncmp(sub, "bookings/", 9) == 0 && strchr(sub + 9, '/') &&
+               strcmp(strchr(sub + 9, '/'), "/timeline") == 0) {
+        char booking[201];
+        size_t n = (size_t)(strchr(sub + 9, '/') - (sub + 9));
+        if (n == 0 || n >= sizeof(booking)) {
+            respond_bad(resp, "id", "a booking id of 1 to 200 characters");
+        } else {
+            memcpy(booking, sub + 9, n);
+            booking[n] = '\0';
+            struct timeline_read q = {org_id, booking};
+            answer_read(e, resp, read_timeline, &q);
+        }
     } else if (strncmp(sub, "customers/", 10) == 0 && strchr(sub + 10, '/') &&
                strcmp(strchr(sub + 10, '/'), "/messages") == 0) {
         char address[320];
         size_t n = (size_t)(strchr(sub + 10, '/') - (sub + 10));
-        const char *limit_text = req->query(req, "limit");
-        char *end = NULL;
-        long limit = limit_text ? strtol(limit_text, &end, 10) : ADMIN_LIMIT_DEFAULT;
+        int limit = 0;
         if (n == 0 || n >= sizeof(address)) {
             respond_bad(resp, "address", "an e-mail address or an E.164 phone number");
-        } else if (limit_text && (!*limit_text || *end || limit < 1 || limit > ADMIN_LIMIT_MAX)) {
-            respond_bad(resp, "limit", "a whole number from 1 to 1000");
-        } else {
+        } else if (query_limit(req, resp, &limit) == 0) {
             memcpy(address, sub + 10, n);
             address[n] = '\0';
-            struct customer_read q = {org_id, address, (int)limit};
+            struct customer_read q = {org_id, address, limit};
             answer_read(e, resp, read_customer, &q);
         }
     } else {

@@ -126,6 +126,21 @@ int td_store_admin_sequences(PGconn *c, const char *org, json_t **out, char *err
 int td_store_admin_customer_messages(PGconn *c, const char *org, const char *address, int limit,
                                      json_t **out, char *err, size_t errcap);
 
+/* One booking's timeline: the booking, its events and every message with
+ * its delivery reports, oldest first; JSON null when there is no such
+ * booking. */
+int td_store_admin_timeline(PGconn *c, const char *org, const char *booking, json_t **out,
+                            char *err, size_t errcap);
+
+/* Which messages the admin API's message list shows: every field NULL
+ * matches all; from/to are ISO 8601 instants (from inclusive). */
+struct td_admin_message_filter {
+    const char *state, *channel, *sequence, *step, *from, *to;
+    int limit;
+};
+int td_store_admin_messages(PGconn *c, const char *org, const struct td_admin_message_filter *f,
+                            json_t **out, char *err, size_t errcap);
+
 struct td_store_booking_ref {
     PGconn *conn;
     const char *org;

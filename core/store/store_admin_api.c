@@ -54,3 +54,76 @@ int td_store_admin_customer_messages(PGconn *c, const char *org, const char *add
         "   LIMIT $3::integer) x",
         3, params, out, err, errcap);
 }
+
+/* A message row as the admin API shows it (m: messages, b: its booking). */
+#define ADMIN_MESSAGE_JSON                                                                         \
+    "json_build_object('id', m.id, 'booking_id', m.booking_id, 'sequence', m.sequence_key,"        \
+    " 'step', m.step_id, 'channel', m.channel, 'status', m.status, 'reason', m.reason,"            \
+    " 'provider_id', m.provider_id, 'attempts', m.attempts,"                                       \
+    " 'scheduled_for', to_char(m.scheduled_for AT TIME ZONE 'UTC',"                                \
+    "                          'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                 \
+    " 'scheduled_local', tidings.local_text(m.scheduled_for, coalesce(b.timezone, 'UTC')),"        \
+    " 'sent_at', to_char(m.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+
+int td_store_admin_timeline(PGconn *c, const char *org, const char *booking, json_t **out,
+                            char *err, size_t errcap)
+{
+    const char *params[] = {org, booking};
+    /* no such booking: {}, answered as JSON null */
+    int rc = store_json_value(
+        c,
+        "SELECT coalesce((SELECT json_build_object("
+        "  'booking', json_build_object('id', b.booking_id, 'status', b.status,"
+        "      'timezone', b.timezone,"
+        "      'start', to_char(b.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        "      'start_local', tidings.local_text(b.starts_at, coalesce(b.timezone, 'UTC'))),"
+        "  'events', (SELECT coalesce(json_agg(json_build_object('id', e.id, 'source', e.source,"
+        "                 'received_at', to_char(e.received_at AT TIME ZONE 'UTC',"
+        "                                        'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        "                 'outcome', e.outcome, 'messages_scheduled', e.messages_scheduled)"
+        "                 ORDER BY e.id), '[]'::json)"
+        "               FROM tidings.events e WHERE e.org_id = b.org_id"
+        "                AND e.payload->>'id' = b.booking_id),"
+        "  'messages', (SELECT coalesce(json_agg(jsonb_build_object('reports',"
+        "                 (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', r.kind,"
+        "                      'status', r.status, 'detail', r.detail,"
+        "                      'received_at', to_char(r.received_at AT TIME ZONE 'UTC',"
+        "                                             'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+        "                      ORDER BY r.id), '[]'::jsonb)"
+        "                    FROM tidings.message_reports r"
+        "                   WHERE r.org_id = m.org_id AND r.message_id = m.id))"
+        "                 || " ADMIN_MESSAGE_JSON "::jsonb"
+        "                 ORDER BY m.scheduled_for, m.id), '[]'::json)"
+        "               FROM tidings.messages m"
+        "              WHERE m.org_id = b.org_id AND m.booking_id = b.booking_id))"
+        "  FROM tidings.bookings b WHERE b.org_id = $1 AND b.booking_id = $2), '{}'::json)",
+        2, params, out, err, errcap);
+    if (rc == 0 && json_object_size(*out) == 0) {
+        json_decref(*out);
+        *out = json_null();
+    }
+    return rc;
+}
+
+int td_store_admin_messages(PGconn *c, const char *org, const struct td_admin_message_filter *f,
+                            json_t **out, char *err, size_t errcap)
+{
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", f->limit);
+    const char *params[] = {org, f->state, f->channel, f->sequence, f->step, f->from, f->to, lim};
+    /* an absent filter is NULL and matches every row */
+    return store_json_value(
+        c,
+        "SELECT coalesce(json_agg(x.j ORDER BY x.at DESC, x.id DESC), '[]'::json) FROM ("
+        "  SELECT " ADMIN_MESSAGE_JSON " AS j, m.scheduled_for AS at, m.id"
+        "    FROM tidings.messages m"
+        "    LEFT JOIN tidings.bookings b ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
+        "   WHERE m.org_id = $1"
+        "     AND ($2::text IS NULL OR m.status = $2) AND ($3::text IS NULL OR m.channel = $3)"
+        "     AND ($4::text IS NULL OR m.sequence_key = $4) AND ($5::text IS NULL OR m.step_id = "
+        "$5)"
+        "     AND ($6::timestamptz IS NULL OR m.scheduled_for >= $6)"
+        "     AND ($7::timestamptz IS NULL OR m.scheduled_for < $7)"
+        "   ORDER BY m.scheduled_for DESC, m.id DESC LIMIT $8::integer) x",
+        8, params, out, err, errcap);
+}

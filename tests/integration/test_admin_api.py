@@ -146,6 +146,61 @@ class AdminApi(unittest.TestCase):
             self.assertEqual((status, doc["problems"][0]["field"]), (400, "limit"), bad)
 
 
+    def test_message_filter(self):
+        t = "/v1/admin/orgs/{org}/messages"
+        seed_messages(self.db.dsn, "acme", 2, prefix="MF")
+        seed_messages(self.db.dsn, "acme", 1, prefix="MG", channel="sms", template="t_sms",
+                      due="now() + interval '3 days'")
+        psql(self.db.dsn, "UPDATE tidings.messages SET status = 'skipped', reason = 'test' "
+                          "WHERE booking_id = 'MF2'")
+        base = "/v1/admin/orgs/acme/messages"
+        status, _, doc = self.call(base + "?channel=sms", self.tokens["viktor"], template=t)
+        self.assertEqual(status, 200)
+        self.assertIn("MG1", [m["booking_id"] for m in doc["messages"]])
+        self.assertTrue(all(m["channel"] == "sms" for m in doc["messages"]))
+        status, _, doc = self.call(base + "?state=skipped&sequence=bulk&step=s1", self.tokens["viktor"],
+                                   template=t)
+        self.assertEqual([m["booking_id"] for m in doc["messages"] if m["booking_id"].startswith("M")],
+                         ["MF2"])
+        self.assertTrue(all(m["status"] == "skipped" for m in doc["messages"]))
+        # a time range: only what is scheduled inside it
+        start = psql(self.db.dsn, "SELECT to_char((now() + interval '2 days') AT TIME ZONE 'UTC', "
+                                  "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")[0][0]
+        status, _, doc = self.call(base + f"?from={start}", self.tokens["viktor"], template=t)
+        self.assertEqual([m["booking_id"] for m in doc["messages"]], ["MG1"])
+        status, _, doc = self.call(base + f"?to={start}&limit=1", self.tokens["viktor"], template=t)
+        self.assertEqual(len(doc["messages"]), 1)
+        self.assertNotEqual(doc["messages"][0]["booking_id"], "MG1")
+        for query, field in (("state=lost", "state"), ("from=yesterday", "from"),
+                             ("to=2026-12-01", "to"), ("limit=0", "limit")):
+            status, _, doc = self.call(f"{base}?{query}", self.tokens["viktor"], template=t)
+            self.assertEqual((status, doc["problems"][0]["field"]), (400, field), query)
+
+    def test_booking_timeline(self):
+        t = "/v1/admin/orgs/{org}/bookings/{id}/timeline"
+        seed_messages(self.db.dsn, "acme", 1, prefix="TL")
+        seed_messages(self.db.dsn, "acme", 1, prefix="TL", channel="sms", template="t_sms",
+                      due="now() + interval '1 day'")
+        mid = psql(self.db.dsn, "SELECT id FROM tidings.messages WHERE booking_id = 'TL1' "
+                                "AND channel = 'email'")[0][0]
+        psql(self.db.dsn, "INSERT INTO tidings.message_reports (org_id, message_id, channel, kind, "
+                          f"status, event_key) VALUES ('acme', {mid}, 'email', 'delivered', "
+                          "'email.delivered', 'ev-1')")
+        status, _, doc = self.call("/v1/admin/orgs/acme/bookings/TL1/timeline", self.tokens["viktor"],
+                                   template=t)
+        self.assertEqual(status, 200)
+        self.assertEqual(doc["booking"]["id"], "TL1")
+        self.assertEqual(doc["booking"]["timezone"], "Europe/Berlin")
+        self.assertEqual([m["channel"] for m in doc["messages"]], ["email", "sms"])  # oldest first
+        self.assertEqual([r["kind"] for r in doc["messages"][0]["reports"]], ["delivered"])
+        self.assertEqual(doc["messages"][1]["reports"], [])
+        status, _, doc = self.call("/v1/admin/orgs/acme/bookings/NOPE/timeline", self.tokens["viktor"])
+        self.assertEqual((status, doc), (404, {"error": "no such booking"}))
+        # another organization's booking is not there for its token
+        status, _, doc = self.call("/v1/admin/orgs/bravo/bookings/TL1/timeline", self.tokens["bea"])
+        self.assertEqual(status, 404)
+
+
 class AdminConfig(unittest.TestCase):
     def test_tokens_are_checked_where_they_are_written(self):
         db = Database()

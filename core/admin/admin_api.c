@@ -2,6 +2,15 @@
 #include "admin/admin_api.h"
 
 #include "admin/admin_auth.h"
+#include "dispatch/prepared.h"
+#include "intake/booking.h"
+#include "intake/booking_check.h"
+#include "intake/intake.h"
+#include "render/sms.h"
+#include "render/template_cache.h"
+#include "store/store_common.h"
+#include "util/clock.h"
+#include "util/problems.h"
 #include "engine_state.h"
 #include "http/http_server.h"
 #include "plugin_host/world.h"
@@ -148,6 +157,151 @@ static void answer_messages(struct td_engine *e, const struct td_http_request *r
         answer_read(e, resp, read_messages, &q);
 }
 
+/* One previewed row as the answer lists it. */
+static json_t *preview_entry(const struct td_claimed *m, const struct prepared *p,
+                             const struct td_outcome *o)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "sequence", m->sequence_key, "step", m->step_id,
+                          "channel", m->channel, "scheduled_ms", (json_int_t)m->scheduled_ms);
+    if (p->done) {
+        /* decided as the real send would decide it: skipped, failed, expired, ... */
+        json_object_set_new(j, "outcome", json_string(o->status));
+        json_object_set_new(j, "reason", o->reason ? json_string(o->reason) : json_null());
+        return j;
+    }
+    json_object_set_new(j, "outcome", json_string("send"));
+    json_object_set_new(j, "to", json_string(p->recipient ? p->recipient : ""));
+    if (p->subject)
+        json_object_set_new(j, "subject", json_string(p->subject));
+    if (p->text)
+        json_object_set_new(j, "text", json_string(p->text));
+    if (p->html)
+        json_object_set_new(j, "html", json_string(p->html));
+    if (p->text && strcmp(m->channel, "email") != 0) {
+        struct td_sms_size size = td_sms_measure(p->text);
+        json_object_set_new(j, "sms",
+                            json_pack("{s:s, s:I, s:I}", "encoding", size.gsm7 ? "GSM-7" : "UCS-2",
+                                      "units", (json_int_t)size.units, "segments",
+                                      (json_int_t)size.segments));
+    }
+    if (p->wa_count) {
+        json_t *params = json_array();
+        for (size_t k = 0; k < p->wa_count; k++)
+            json_array_append_new(params, json_string(p->wa_params[k]));
+        json_object_set_new(j, "whatsapp_parameters", params);
+    }
+    return j;
+}
+
+/* Expands and prepares booking b as if it arrived at now_ms, in a
+ * transaction that is rolled back: the real path, nothing kept. */
+static int preview_run(struct td_engine *e, struct td_world *w, PGconn *c,
+                       const struct td_org_config *org, const struct td_booking *b,
+                       const char *payload, int64_t now_ms, json_t *steps, char *err, size_t errcap)
+{
+    int64_t event_id = 0;
+    int rc = td_intake_expand_uncommitted(e, c, org, b, payload, now_ms, &event_id, err, errcap);
+    json_t *decided = NULL;
+    char ev[24];
+    snprintf(ev, sizeof(ev), "%lld", (long long)event_id);
+    const char *params[] = {org->id, ev};
+    /* what expansion decided by itself (a step whose time had passed, ...) */
+    if (rc == 0)
+        rc = store_json_value(
+            c,
+            "SELECT coalesce(json_agg(json_build_object('sequence', sequence_key, 'step', step_id,"
+            "  'channel', channel, 'scheduled_ms', (extract(epoch FROM scheduled_for) * "
+            "1000)::bigint,"
+            "  'outcome', status, 'reason', reason) ORDER BY scheduled_for, id), '[]'::json)"
+            "  FROM tidings.messages WHERE org_id = $1 AND event_id = $2::bigint"
+            "   AND status <> 'scheduled'",
+            2, params, &decided, err, errcap);
+    size_t i;
+    json_t *row;
+    json_array_foreach(decided, i, row) json_array_append(steps, row);
+    json_decref(decided);
+    struct td_claimed *items = NULL;
+    size_t n = 0;
+    if (rc == 0)
+        rc = td_store_preview_rows(c, org->id, event_id, &items, &n, err, errcap);
+    if (rc == 0)
+        rc = td_template_cache_fill(e->templates, c, items, n, err, errcap);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        struct prepared p = {.row = &items[k]};
+        struct td_outcome o = {0};
+        /* judged at the row's own time, as the send will be */
+        td_prepared_make(e, w, c, &p, &o, items[k].scheduled_ms);
+        json_array_append_new(steps, preview_entry(&items[k], &p, &o));
+        td_prepared_clear(&p);
+    }
+    td_store_claimed_free(items, n);
+    return rc;
+}
+
+/* POST .../preview {"booking": {...}, "now": "..."}: what the booking would
+ * get and when, computed by the real expansion and preparation. */
+static void answer_preview(struct td_engine *e, struct td_world *w, const struct td_org_config *org,
+                           const struct td_http_request *req, struct td_http_response *resp)
+{
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *doc = json_object_get(body, "booking");
+    const char *now_text = json_string_value(json_object_get(body, "now"));
+    int64_t now_ms = td_wall_ms();
+    const char *key;
+    json_t *value;
+    const char *unknown = NULL;
+    json_object_foreach(body, key, value)
+    {
+        if (strcmp(key, "booking") != 0 && strcmp(key, "now") != 0)
+            unknown = key;
+    }
+    if (!json_is_object(body)) {
+        respond_bad(resp, "body", "a JSON object {\"booking\": {...}, \"now\": \"...\"}");
+    } else if (unknown) {
+        respond_bad(resp, unknown, "unknown field (known: booking, now)");
+    } else if (!json_is_object(doc)) {
+        respond_bad(resp, "booking", "required: the booking document, as the webhook takes it");
+    } else if (json_object_get(body, "now") &&
+               (!now_text || td_time_parse(now_text, &now_ms) < 0)) {
+        respond_bad(resp, "now", "an RFC 3339 time with its offset (2026-12-01T09:00:00Z)");
+    } else {
+        struct td_booking b;
+        struct td_problems problems = {0};
+        int parsed = td_booking_read(doc, &b, &problems);
+        td_booking_check(doc, org->country, &problems);
+        if (problems.count) {
+            respond_json(resp, 400,
+                         json_pack("{s:s, s:o}", "error", "invalid booking", "problems",
+                                   td_problems_json(&problems)));
+        } else {
+            char err[512] = "";
+            char *payload = json_dumps(doc, JSON_COMPACT);
+            PGconn *c = td_db_acquire(e->pool, ADMIN_DB_WAIT_MS, err, sizeof(err));
+            json_t *steps = json_array();
+            int rc = c && payload ? td_store_begin(c, err, sizeof(err)) : -EIO;
+            if (rc == 0)
+                rc = preview_run(e, w, c, org, &b, payload, now_ms, steps, err, sizeof(err));
+            if (c)
+                td_store_rollback(c); /* whatever happened, nothing stays */
+            td_db_release(e->pool, c, c && td_db_connection_lost(c));
+            free(payload);
+            if (rc < 0) {
+                json_decref(steps);
+                td_log(TD_LOG_ERROR, org->id, "admin", "preview failed: %s", err);
+                td_http_respond_error(resp, 503, "the database cannot answer now");
+            } else {
+                respond_json(resp, 200,
+                             json_pack("{s:s, s:s, s:o}", "booking", b.id, "timezone",
+                                       b.timezone ? b.timezone : org->timezone, "steps", steps));
+            }
+        }
+        if (parsed == 0)
+            td_booking_clear(&b);
+    }
+    json_decref(body);
+}
+
 static int read_sequences(PGconn *c, void *arg, json_t **out, char *err, size_t errcap)
 {
     return td_store_admin_sequences(c, arg, out, err, errcap);
@@ -210,6 +364,16 @@ static void admin_handle(void *ctx, const struct td_http_request *req,
         return;
     }
     const struct td_org_config *org = st->org;
+    if (strcmp(sub, "preview") == 0) {
+        if (strcmp(req->method, "POST") == 0) {
+            answer_preview(e, w, org, req, resp);
+        } else {
+            td_http_respond_header(resp, "Allow", "POST");
+            td_http_respond_error(resp, 405, "method not allowed");
+        }
+        td_world_release(w);
+        return;
+    }
     if (strcmp(req->method, "GET") != 0) {
         td_world_release(w);
         td_http_respond_header(resp, "Allow", "GET");

@@ -278,19 +278,7 @@ void td_deliver_free(void *owned, size_t count)
     struct prepared *prep = owned;
     if (!prep)
         return;
-    for (size_t i = 0; i < count; i++) {
-        free(prep[i].recipient);
-        free(prep[i].to_name);
-        free(prep[i].subject);
-        free(prep[i].text);
-        free(prep[i].html);
-        free(prep[i].reason);
-        free(prep[i].provider_id);
-        free(prep[i].unsubscribe_url);
-        for (size_t k = 0; k < prep[i].wa_count && prep[i].wa_params; k++)
-            free(prep[i].wa_params[k]);
-        free(prep[i].wa_params);
-        free(prep[i].rendered);
-    }
+    for (size_t i = 0; i < count; i++)
+        td_prepared_clear(&prep[i]);
     free(prep);
 }

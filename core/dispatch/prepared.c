@@ -341,3 +341,20 @@ void td_prepared_message(struct td_message *msg, const struct prepared *p)
     msg->deadline_ms = m->deadline_ms;
     msg->outcome_unknown = m->outcome_unknown;
 }
+
+void td_prepared_clear(struct prepared *p)
+{
+    free(p->recipient);
+    free(p->to_name);
+    free(p->subject);
+    free(p->text);
+    free(p->html);
+    free(p->reason);
+    free(p->provider_id);
+    free(p->unsubscribe_url);
+    for (size_t k = 0; k < p->wa_count && p->wa_params; k++)
+        free(p->wa_params[k]);
+    free(p->wa_params);
+    free(p->rendered);
+    memset(p, 0, sizeof(*p));
+}

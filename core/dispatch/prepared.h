@@ -58,6 +58,9 @@ void td_prepared_give_up(struct td_outcome *o, struct prepared *p, const char *s
 void td_prepared_make(struct td_engine *engine, struct td_world *world, PGconn *conn,
                       struct prepared *p, struct td_outcome *o, int64_t now);
 
+/* Frees what p holds and empties it (its row is the caller's). */
+void td_prepared_clear(struct prepared *p);
+
 /* The message handed to the plugin for p (pointers into p). (prepared.c) */
 void td_prepared_message(struct td_message *msg, const struct prepared *p);
 

@@ -136,6 +136,21 @@ static int intake_expand(struct td_engine *e, PGconn *c, const struct td_org_con
 }
 
 /* Writes one problem (field: text) as out->problems. */
+int td_intake_expand_uncommitted(struct td_engine *e, PGconn *c, const struct td_org_config *org,
+                                 const struct td_booking *b, const char *payload,
+                                 int64_t arrival_ms, int64_t *event_id, char *err, size_t errcap)
+{
+    struct td_event_row row;
+    if (td_store_event_insert(c, org->id, "preview", NULL, "booking", payload, strlen(payload),
+                              &row, err, errcap) < 0)
+        return -EIO;
+    row.received_ms = arrival_ms; /* as if it arrived then */
+    *event_id = row.id;
+    int scheduled = 0;
+    struct intake_scheduled tx = {0};
+    return intake_expand(e, c, org, b, &row, &scheduled, &tx, err, errcap);
+}
+
 static void intake_problems_json(struct td_submit_result *out, const char *field, const char *text)
 {
     json_t *list = json_pack("[{s:s, s:s}]", "field", field, "problem", text);

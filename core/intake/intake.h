@@ -6,7 +6,13 @@
 
 #include "tidings/plugin.h"
 
+#include <libpq-fe.h>
+#include <stdint.h>
+
 struct td_instance;
+struct td_engine;
+struct td_org_config;
+struct td_booking;
 
 /* Submits ev for the organization of the trigger instance source. Fills out
  * with ACCEPTED, DUPLICATE, INVALID (nothing stored; out->error says what is
@@ -33,5 +39,13 @@ int td_intake_submit_1_1(struct td_instance *source, const struct td_event *ev,
  * call from several threads. Returns 0, or -EIO when the database could not
  * be read (logged). */
 int td_intake_process_pending(struct td_instance *source, size_t *processed);
+
+/* The real expansion of booking b (read and checked; payload its JSON) as
+ * an event of org arriving at arrival_ms, inside the caller's open
+ * transaction on c, which the caller rolls back: the preview. Returns 0 with
+ * *event_id, or -EIO with err. */
+int td_intake_expand_uncommitted(struct td_engine *e, PGconn *c, const struct td_org_config *org,
+                                 const struct td_booking *b, const char *payload,
+                                 int64_t arrival_ms, int64_t *event_id, char *err, size_t errcap);
 
 #endif

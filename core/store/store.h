@@ -224,6 +224,13 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
                    struct td_claimed **out, size_t *count, char *err, size_t errcap);
 void td_store_claimed_free(struct td_claimed *items, size_t count);
 
+/* The scheduled rows event_id planned, as a claim at each row's own time
+ * would hand them to the workers (days until the booking counted from the
+ * row's time), without claiming anything: for the preview, inside its
+ * rolled-back transaction. */
+int td_store_preview_rows(PGconn *c, const char *org, int64_t event_id, struct td_claimed **out,
+                          size_t *count, char *err, size_t errcap);
+
 /* The verdict on one claimed message. */
 struct td_outcome {
     const char *org_id;

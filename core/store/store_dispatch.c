@@ -59,63 +59,28 @@ static char *column_dup(PGresult *r, int row, int col)
     return strdup(PQgetvalue(r, row, col));
 }
 
-int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, int lease_s,
-                   struct td_claimed **out, size_t *count, char *err, size_t errcap)
+/* What a claim hands the workers of each row c (messages) and its booking
+ * b; CLAIM_NOW is the instant "days until the booking" is counted from. */
+#define CLAIMED_COLUMNS(CLAIM_NOW)                                                                 \
+    "SELECT c.org_id, c.id, c.lease_token, c.attempts, c.channel, c.template_key,"                 \
+    "       c.booking_id, c.sequence_key, c.step_id,"                                              \
+    "       (extract(epoch FROM c.scheduled_for) * 1000)::bigint,"                                 \
+    "       (extract(epoch FROM c.deadline) * 1000)::bigint,"                                      \
+    "       b.doc, coalesce(s.objects_version, 0),"                                                \
+    "       to_char(b.starts_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"                 \
+    "       to_char(b.ends_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"                   \
+    "       (b.starts_at AT TIME ZONE b.timezone)::date"                                           \
+    "         - (" CLAIM_NOW " AT TIME ZONE b.timezone)::date,"                                    \
+    "       c.conditions, c.fallback, c.requires_consent, b.customer_key,"                         \
+    "       (extract(epoch FROM b.starts_at) * 1000)::bigint,"                                     \
+    "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"                                       \
+    "       CASE WHEN c.deadline IS NOT NULL"                                                      \
+    "            THEN tidings.local_text(c.deadline, coalesce(b.timezone, 'UTC')) END,"            \
+    "       c.outcome_unknown, c.unknown_outcomes, c.rendered, c.resend_approved"
+
+/* The rows of r (CLAIMED_COLUMNS) as claimed messages; frees r. */
+static int claimed_parse(PGresult *r, struct td_claimed **out, size_t *count)
 {
-    *out = NULL;
-    *count = 0;
-    char lim[16], lease[16];
-    const char *params[] = {owner, store_itoa(limit, lim, sizeof(lim)),
-                            store_itoa(lease_s, lease, sizeof(lease)), quotas};
-    PGresult *r = store_exec(
-        c,
-        "WITH q AS ("
-        "  SELECT * FROM jsonb_to_recordset($4::jsonb) AS q(i integer, org text, channel text,"
-        "         lim integer, fallback_only boolean)), "
-        "cand AS ("
-        "  SELECT d.org_id, d.id, d.scheduled_for,"
-        "         row_number() OVER (PARTITION BY q.i ORDER BY d.scheduled_for) AS rank"
-        "    FROM q CROSS JOIN LATERAL ("
-        "      SELECT m.org_id, m.id, m.scheduled_for FROM tidings.messages m"
-        "       WHERE m.org_id = q.org AND m.channel = q.channel AND m.status = 'scheduled'"
-        "         AND m.scheduled_for <= now()"
-        "         AND (q.fallback_only IS NOT TRUE OR m.fallback IS NOT NULL)"
-        "       ORDER BY m.scheduled_for LIMIT q.lim FOR UPDATE SKIP LOCKED) d), "
-        "due AS (SELECT org_id, id FROM cand ORDER BY rank, scheduled_for LIMIT $2::integer), "
-        "claimed AS ("
-        "  UPDATE tidings.messages m SET status = 'sending', attempts = m.attempts + 1,"
-        "         lease_owner = $1, lease_token = nextval('tidings.lease_tokens'),"
-        "         lease_expires_at = now() + make_interval(secs => $3::integer),"
-        "         updated_at = now()"
-        "    FROM due WHERE m.org_id = due.org_id AND m.id = due.id"
-        "  RETURNING m.org_id, m.id, m.lease_token, m.attempts, m.channel, m.template_key,"
-        "            m.booking_id, m.sequence_key, m.step_id, m.scheduled_for, m.deadline,"
-        "            m.conditions, m.fallback, m.requires_consent, m.outcome_unknown,"
-        "            m.unknown_outcomes, CASE WHEN m.outcome_unknown THEN m.rendered END AS "
-        "rendered,"
-        "            m.resend_approved) "
-        "SELECT c.org_id, c.id, c.lease_token, c.attempts, c.channel, c.template_key,"
-        "       c.booking_id, c.sequence_key, c.step_id,"
-        "       (extract(epoch FROM c.scheduled_for) * 1000)::bigint,"
-        "       (extract(epoch FROM c.deadline) * 1000)::bigint,"
-        "       b.doc, coalesce(s.objects_version, 0),"
-        "       to_char(b.starts_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
-        "       to_char(b.ends_at AT TIME ZONE b.timezone, 'YYYY MM DD HH24 MI D'),"
-        "       (b.starts_at AT TIME ZONE b.timezone)::date"
-        "         - (now() AT TIME ZONE b.timezone)::date,"
-        "       c.conditions, c.fallback, c.requires_consent, b.customer_key,"
-        "       (extract(epoch FROM b.starts_at) * 1000)::bigint,"
-        "       (extract(epoch FROM b.ends_at) * 1000)::bigint,"
-        "       CASE WHEN c.deadline IS NOT NULL"
-        "            THEN tidings.local_text(c.deadline, coalesce(b.timezone, 'UTC')) END,"
-        "       c.outcome_unknown, c.unknown_outcomes, c.rendered, c.resend_approved"
-        "  FROM claimed c"
-        "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = c.booking_id"
-        "  LEFT JOIN tidings.org_state s ON s.org_id = c.org_id"
-        " ORDER BY c.scheduled_for",
-        4, params, err, errcap);
-    if (!r)
-        return -EIO;
     int n = PQntuples(r);
     if (n == 0) {
         PQclear(r);
@@ -160,6 +125,52 @@ int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, 
     *out = items;
     *count = (size_t)n;
     return 0;
+}
+
+int td_store_claim(PGconn *c, const char *owner, const char *quotas, int limit, int lease_s,
+                   struct td_claimed **out, size_t *count, char *err, size_t errcap)
+{
+    *out = NULL;
+    *count = 0;
+    char lim[16], lease[16];
+    const char *params[] = {owner, store_itoa(limit, lim, sizeof(lim)),
+                            store_itoa(lease_s, lease, sizeof(lease)), quotas};
+    PGresult *r = store_exec(
+        c,
+        "WITH q AS ("
+        "  SELECT * FROM jsonb_to_recordset($4::jsonb) AS q(i integer, org text, channel text,"
+        "         lim integer, fallback_only boolean)), "
+        "cand AS ("
+        "  SELECT d.org_id, d.id, d.scheduled_for,"
+        "         row_number() OVER (PARTITION BY q.i ORDER BY d.scheduled_for) AS rank"
+        "    FROM q CROSS JOIN LATERAL ("
+        "      SELECT m.org_id, m.id, m.scheduled_for FROM tidings.messages m"
+        "       WHERE m.org_id = q.org AND m.channel = q.channel AND m.status = 'scheduled'"
+        "         AND m.scheduled_for <= now()"
+        "         AND (q.fallback_only IS NOT TRUE OR m.fallback IS NOT NULL)"
+        "       ORDER BY m.scheduled_for LIMIT q.lim FOR UPDATE SKIP LOCKED) d), "
+        "due AS (SELECT org_id, id FROM cand ORDER BY rank, scheduled_for LIMIT $2::integer), "
+        "claimed AS ("
+        "  UPDATE tidings.messages m SET status = 'sending', attempts = m.attempts + 1,"
+        "         lease_owner = $1, lease_token = nextval('tidings.lease_tokens'),"
+        "         lease_expires_at = now() + make_interval(secs => $3::integer),"
+        "         updated_at = now()"
+        "    FROM due WHERE m.org_id = due.org_id AND m.id = due.id"
+        "  RETURNING m.org_id, m.id, m.lease_token, m.attempts, m.channel, m.template_key,"
+        "            m.booking_id, m.sequence_key, m.step_id, m.scheduled_for, m.deadline,"
+        "            m.conditions, m.fallback, m.requires_consent, m.outcome_unknown,"
+        "            m.unknown_outcomes, CASE WHEN m.outcome_unknown THEN m.rendered END AS "
+        "rendered,"
+        "            m.resend_approved) " CLAIMED_COLUMNS(
+            "now()") "  FROM claimed c"
+                     "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id AND b.booking_id = "
+                     "c.booking_id"
+                     "  LEFT JOIN tidings.org_state s ON s.org_id = c.org_id"
+                     " ORDER BY c.scheduled_for",
+        4, params, err, errcap);
+    if (!r)
+        return -EIO;
+    return claimed_parse(r, out, count);
 }
 
 static int outcome_order(const void *a, const void *b)
@@ -401,4 +412,28 @@ int td_store_scheduled_channels(PGconn *c, const char *org, json_t **out, char *
         return -ENOMEM;
     *out = arr;
     return 0;
+}
+
+int td_store_preview_rows(PGconn *c, const char *org, int64_t event_id, struct td_claimed **out,
+                          size_t *count, char *err, size_t errcap)
+{
+    *out = NULL;
+    *count = 0;
+    char ev[24];
+    const char *params[] = {org, store_itoa(event_id, ev, sizeof(ev))};
+    /* as a claim at each row's own time would hand them over, changing nothing */
+    PGresult *r =
+        store_exec(c,
+                   "WITH claimed AS (SELECT m.*"
+                   "   FROM tidings.messages m WHERE m.org_id = $1"
+                   "    AND m.event_id = $2::bigint AND m.status = 'scheduled') " CLAIMED_COLUMNS(
+                       "c.scheduled_for") "  FROM claimed c"
+                                          "  LEFT JOIN tidings.bookings b ON b.org_id = c.org_id"
+                                          "   AND b.booking_id = c.booking_id"
+                                          "  LEFT JOIN tidings.org_state s ON s.org_id = c.org_id"
+                                          " ORDER BY c.scheduled_for, c.id",
+                   2, params, err, errcap);
+    if (!r)
+        return -EIO;
+    return claimed_parse(r, out, count);
 }

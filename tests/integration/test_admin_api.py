@@ -14,8 +14,8 @@ import urllib.request
 import jsonschema
 import yaml
 
-from harness import (SOURCE_DIR, Database, Engine, Setup, close_class, import_templates, psql,
-                     seed_messages)
+from harness import (SOURCE_DIR, Database, Engine, Setup, booking, close_class, import_templates,
+                     psql, scalar, seed_messages, wait_until)
 
 with open(os.path.join(SOURCE_DIR, "docs", "openapi.yaml"), encoding="utf-8") as f:
     OPENAPI = yaml.safe_load(f)
@@ -57,8 +57,11 @@ class AdminApi(unittest.TestCase):
         for token in cls.tokens.values():
             assert token not in log, "an admin token in the log"
 
-    def call(self, path, token=None, method="GET", template=None):
-        req = urllib.request.Request(self.engine.base + path, method=method)
+    def call(self, path, token=None, method="GET", template=None, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.engine.base + path, method=method, data=data)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
@@ -199,6 +202,59 @@ class AdminApi(unittest.TestCase):
         # another organization's booking is not there for its token
         status, _, doc = self.call("/v1/admin/orgs/bravo/bookings/TL1/timeline", self.tokens["bea"])
         self.assertEqual(status, 404)
+
+
+    def counts(self):
+        return tuple(scalar(self.db.dsn, f"SELECT count(*) FROM tidings.{t}")
+                     for t in ("events", "bookings", "messages"))
+
+    def test_preview_is_the_real_expansion_and_writes_nothing(self):
+        t = "/v1/admin/orgs/{org}/preview"
+        b = booking("PV-1", days_ahead=10)
+        before = self.counts()
+        # arriving at a chosen instant (whole milliseconds), as the real one will a moment later
+        arrival = int(scalar(self.db.dsn, "SELECT (extract(epoch FROM now()) * 1000)::bigint"))
+        now = scalar(self.db.dsn, f"SELECT to_char(to_timestamp({arrival} / 1000.0) AT TIME ZONE 'UTC', "
+                                  "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+        status, _, doc = self.call("/v1/admin/orgs/acme/preview", self.tokens["viktor"], "POST",
+                                   template=t, body={"booking": b, "now": now})
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(self.counts(), before)  # nothing kept
+        self.assertEqual(doc["booking"], "PV-1")
+        sent = [s for s in doc["steps"] if s["outcome"] == "send"]
+        self.assertTrue(sent, doc)
+        email = next(s for s in sent if s["channel"] == "email")
+        self.assertEqual(email["to"], b["customer"]["email"])
+        self.assertTrue(email["subject"] and email["text"])
+        # the same booking through the real way in plans the same rows at the same times
+        status, answer, _ = self.engine.post("acme", b)
+        self.assertEqual(status, 202, answer)
+        real_arrival = scalar(self.db.dsn, "SELECT (extract(epoch FROM received_at) * 1000)::bigint "
+                                           "FROM tidings.events WHERE payload->>'id' = 'PV-1'")
+        real = psql(self.db.dsn, "SELECT sequence_key, step_id, channel, "
+                                 "(extract(epoch FROM scheduled_for) * 1000)::bigint FROM tidings.messages "
+                                 "WHERE booking_id = 'PV-1' ORDER BY 1, 2, 3")
+        # steps due on arrival are due at each one's own arrival; every other time is the same
+        real = [r[:3] + ["arrival" if r[3] == real_arrival else r[3]] for r in real]
+        previewed = [[s["sequence"], s["step"], s["channel"],
+                      "arrival" if s["scheduled_ms"] == arrival else str(s["scheduled_ms"])]
+                     for s in doc["steps"]]
+        self.assertIn("arrival", [p[3] for p in previewed])
+        self.assertEqual(sorted(previewed), sorted(real))
+
+    def test_preview_names_every_fault(self):
+        t = "/v1/admin/orgs/{org}/preview"
+        bad = booking("PV-2", days_ahead=10)
+        bad["customer"]["emial"] = bad["customer"].pop("email")
+        status, _, doc = self.call("/v1/admin/orgs/acme/preview", self.tokens["viktor"], "POST",
+                                   template=t, body={"booking": bad})
+        self.assertEqual(status, 400)
+        self.assertIn("customer.emial", [p["field"] for p in doc["problems"]])
+        for body, field in (({"booking": booking("PV-3"), "now": "soon"}, "now"),
+                            ({"bookin": {}}, "bookin"), ({"now": "2026-12-01T09:00:00Z"}, "booking")):
+            status, _, doc = self.call("/v1/admin/orgs/acme/preview", self.tokens["viktor"], "POST",
+                                       template=t, body=body)
+            self.assertEqual((status, doc["problems"][0]["field"]), (400, field), body)
 
 
 class AdminConfig(unittest.TestCase):

@@ -141,6 +141,14 @@ struct td_admin_message_filter {
 int td_store_admin_messages(PGconn *c, const char *org, const struct td_admin_message_filter *f,
                             json_t **out, char *err, size_t errcap);
 
+/* Statistics of org's messages scheduled in [from, to) grouped by by
+ * (channel, sequence, step, or day in zone tz): counts per state, delivery,
+ * bounce and complaint rates of what reached the provider, skips by reason,
+ * lateness p50/p99; intake p50/p99 of the events that arrived then; the
+ * seed's targets beside them. */
+int td_store_admin_stats(PGconn *c, const char *org, const char *by, const char *tz,
+                         const char *from, const char *to, json_t **out, char *err, size_t errcap);
+
 struct td_store_booking_ref {
     PGconn *conn;
     const char *org;

@@ -127,3 +127,63 @@ int td_store_admin_messages(PGconn *c, const char *org, const struct td_admin_me
         "   ORDER BY m.scheduled_for DESC, m.id DESC LIMIT $8::integer) x",
         8, params, out, err, errcap);
 }
+
+int td_store_admin_stats(PGconn *c, const char *org, const char *by, const char *tz,
+                         const char *from, const char *to, json_t **out, char *err, size_t errcap)
+{
+    const char *params[] = {org, by, tz, from, to};
+    /* a message reached the provider when it is sent, delivered, bounced or
+     * complained of; rates are of those (null when there are none) */
+    return store_json_value(
+        c,
+        "WITH m AS ("
+        "  SELECT CASE $2 WHEN 'channel' THEN channel WHEN 'sequence' THEN sequence_key"
+        "                 WHEN 'step' THEN sequence_key || '/' || step_id"
+        "                 ELSE to_char(scheduled_for AT TIME ZONE $3, 'YYYY-MM-DD') END AS key,"
+        "         status, reason, extract(epoch FROM sent_at - scheduled_for) AS late"
+        "    FROM tidings.messages WHERE org_id = $1"
+        "     AND scheduled_for >= $4::timestamptz AND scheduled_for < $5::timestamptz), "
+        "g AS ("
+        "  SELECT key, count(*) AS total,"
+        "         count(*) FILTER (WHERE status IN ('sent', 'delivered', 'bounced', 'complained'))"
+        "           AS reached,"
+        "         count(*) FILTER (WHERE status IN ('delivered', 'complained')) AS delivered,"
+        "         count(*) FILTER (WHERE status = 'bounced') AS bounced,"
+        "         count(*) FILTER (WHERE status = 'complained') AS complained,"
+        "         percentile_cont(0.5) WITHIN GROUP (ORDER BY late) AS late50,"
+        "         percentile_cont(0.99) WITHIN GROUP (ORDER BY late) AS late99"
+        "    FROM m GROUP BY key), "
+        "st AS (SELECT key, json_object_agg(status, n) AS counts"
+        "         FROM (SELECT key, status, count(*) AS n FROM m GROUP BY key, status) s"
+        "        GROUP BY key), "
+        "sk AS (SELECT key, json_object_agg(coalesce(reason, ''), n) AS skips"
+        "         FROM (SELECT key, reason, count(*) AS n FROM m WHERE status = 'skipped'"
+        "                GROUP BY key, reason) s GROUP BY key), "
+        "ev AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+        "              percentile_cont(0.99) WITHIN GROUP (ORDER BY d) AS p99, count(*) AS n"
+        "         FROM (SELECT extract(epoch FROM processed_at - received_at) AS d"
+        "                 FROM tidings.events WHERE org_id = $1 AND processed_at IS NOT NULL"
+        "                  AND received_at >= $4::timestamptz AND received_at < $5::timestamptz"
+        "                  AND source <> 'preview') e) "
+        "SELECT json_build_object("
+        "  'from', to_char($4::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        "  'to', to_char($5::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        "  'by', $2,"
+        "  'targets', json_build_object('email_delivery_rate', 0.99, 'sms_delivery_rate', 0.95,"
+        "                               'intake_p99_seconds', 1),"
+        "  'intake', (SELECT json_build_object('events', n, 'p50_seconds', p50,"
+        "                                      'p99_seconds', p99) FROM ev),"
+        "  'groups', coalesce((SELECT json_agg(json_build_object("
+        "      'key', g.key, 'total', g.total, 'counts', st.counts,"
+        "      'reached_provider', g.reached,"
+        "      'delivery_rate', CASE WHEN g.reached > 0 THEN round(g.delivered::numeric / "
+        "g.reached, 4) END,"
+        "      'bounce_rate', CASE WHEN g.reached > 0 THEN round(g.bounced::numeric / g.reached, "
+        "4) END,"
+        "      'complaint_rate', CASE WHEN g.reached > 0"
+        "                        THEN round(g.complained::numeric / g.reached, 4) END,"
+        "      'skips', coalesce(sk.skips, '{}'::json),"
+        "      'lateness_p50_seconds', g.late50, 'lateness_p99_seconds', g.late99) ORDER BY g.key)"
+        "    FROM g JOIN st USING (key) LEFT JOIN sk USING (key)), '[]'::json))",
+        5, params, out, err, errcap);
+}

@@ -204,6 +204,40 @@ class AdminApi(unittest.TestCase):
         self.assertEqual(status, 404)
 
 
+    def test_stats_against_the_targets(self):
+        t = "/v1/admin/orgs/{org}/stats"
+        # a month of its own, far from the other tests' rows
+        rows = (("delivered", "email"), ("delivered", "email"), ("delivered", "email"),
+                ("bounced", "email"), ("complained", "sms"), ("skipped", "sms"), ("scheduled", "sms"))
+        for i, (state, channel) in enumerate(rows):
+            seed_messages(self.db.dsn, "bravo", 1, prefix=f"ST{i}-", channel=channel,
+                          due="'2025-03-10T09:00:00Z'::timestamptz")
+            psql(self.db.dsn, f"UPDATE tidings.messages SET status = '{state}', reason = "
+                              f"{'$$no consent$$' if state == 'skipped' else 'NULL'}, sent_at = CASE "
+                              f"WHEN '{state}' IN ('delivered', 'bounced', 'complained') THEN "
+                              f"scheduled_for + interval '{i + 1} seconds' END "
+                              f"WHERE booking_id = 'ST{i}-1'")
+        q = "/v1/admin/orgs/bravo/stats?from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z"
+        status, _, doc = self.call(q, self.tokens["bea"], template=t)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["targets"]["email_delivery_rate"], 0.99)
+        email, sms = doc["groups"]
+        self.assertEqual((email["key"], email["total"], email["counts"]),
+                         ("email", 4, {"delivered": 3, "bounced": 1}))
+        self.assertEqual((email["delivery_rate"], email["bounce_rate"]), (0.75, 0.25))
+        self.assertEqual((sms["key"], sms["reached_provider"], sms["complaint_rate"], sms["skips"]),
+                         ("sms", 1, 1.0, {"no consent": 1}))
+        # sent 1, 2, 3 and 4 seconds late
+        self.assertEqual(email["lateness_p50_seconds"], 2.5)
+        self.assertAlmostEqual(email["lateness_p99_seconds"], 3.97, places=2)
+        status, _, doc = self.call(q + "&by=day", self.tokens["bea"], template=t)
+        self.assertEqual([g["key"] for g in doc["groups"]], ["2025-03-10"])
+        for query, field in (("by=month", "by"), ("from=last-week", "from"), ("to=x", "to"),
+                             ("from=2025-04-01T00:00:00Z&to=2025-03-01T00:00:00Z", "from")):
+            status, _, doc = self.call(f"/v1/admin/orgs/bravo/stats?{query}", self.tokens["bea"],
+                                       template=t)
+            self.assertEqual((status, doc["problems"][0]["field"]), (400, field), query)
+
     def counts(self):
         return tuple(scalar(self.db.dsn, f"SELECT count(*) FROM tidings.{t}")
                      for t in ("events", "bookings", "messages"))

@@ -15,14 +15,15 @@
 static const char messages_usage[] =
     "usage: tidings [-c FILE] messages list [--org ORG] [--state STATE] [--booking ID]\n"
     "                                       [--channel CH] [--limit N] [--json]\n"
-    "       tidings [-c FILE] messages retry  --org ORG --reason TEXT [--as NAME] ID...\n"
+    "       tidings [-c FILE] messages retry  --org ORG --reason TEXT [--as NAME] [--force] ID...\n"
     "       tidings [-c FILE] messages cancel --org ORG --reason TEXT [--as NAME] ID...\n"
     "\n"
     "list    the newest messages (default 50), filtered; times in each booking's zone with\n"
     "        its offset (2026-10-25 02:35 +02:00); --json prints them as JSON, times in UTC\n"
-    "retry   a failed, expired, skipped, cancelled or held message: due now, attempts from\n"
-    "        zero (a held one, whose earlier attempt may have reached the provider, is sent\n"
-    "        again as it was)\n"
+    "retry   a failed, expired, skipped, cancelled or held message: due now (or at its own\n"
+    "        time when that is still ahead), attempts from zero (a held one, whose earlier\n"
+    "        attempt may have reached the provider, is sent again as it was); refused when\n"
+    "        its booking is cancelled or its deadline has passed, unless --force\n"
     "cancel  a scheduled or held message\n"
     "Each retry and cancel is recorded in tidings.actions with who (--as, else $USER) and\n"
     "why (--reason). Exit 1 when a message was not in a state the action applies to.\n";
@@ -39,6 +40,7 @@ struct op_args {
     const char *org, *state, *booking, *channel, *reason, *actor;
     long limit;
     bool json;
+    bool force;
     char **ids;
     int id_count;
 };
@@ -72,6 +74,8 @@ static int op_parse(int argc, char **argv, struct op_args *a, const char *cmd)
             i++;
         } else if (strcmp(argv[i], "--json") == 0) {
             a->json = true;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            a->force = true;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "tidings %s: unknown option %s\n", cmd, argv[i]);
             return -EINVAL;
@@ -186,7 +190,16 @@ static int messages_act(PGconn *c, const struct op_args *a, bool retry)
             continue;
         }
         bool changed = false;
-        char status[16], err[512];
+        char status[16], err[512], why[300] = "";
+        if (retry && !a->force &&
+            td_store_message_retry_guard(c, a->org, id, why, sizeof(why), err, sizeof(err)) == 0 &&
+            *why) {
+            fprintf(stderr,
+                    "tidings %s: message %ld: not retried: %s (--force retries it all the same)\n",
+                    cmd, id, why);
+            rc = TD_EXIT_FAILURE;
+            continue;
+        }
         int src = retry ? td_store_message_retry(c, a->org, id, a->actor, a->reason, &changed,
                                                  status, err, sizeof(err))
                         : td_store_message_cancel(c, a->org, id, a->actor, a->reason, &changed,

@@ -396,6 +396,11 @@ int td_store_messages_list(PGconn *c, const char *org, const char *state, const 
  * unknown outcomes); cancel ends a scheduled or held one. *changed says whether the
  * message was in a state the action applies to; *status gets its state
  * before (at least 16 bytes). */
+/* Why a retry of message id would be wrong ("its booking B-1 is cancelled",
+ * "its deadline (...) has passed") into why, or "" when nothing speaks
+ * against it. Returns 0 or -EIO. */
+int td_store_message_retry_guard(PGconn *c, const char *org, int64_t id, char *why, size_t cap,
+                                 char *err, size_t errcap);
 int td_store_message_retry(PGconn *c, const char *org, int64_t id, const char *actor,
                            const char *reason, bool *changed, char *status, char *err,
                            size_t errcap);

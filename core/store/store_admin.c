@@ -123,7 +123,9 @@ static int message_transition(PGconn *c, const char *org, int64_t id, const char
         "        reason = $7 || ' by ' || $5 || ': ' || $6,"
         "        attempts = CASE WHEN $4 = 'scheduled' THEN 0 ELSE m.attempts END,"
         "        resend_approved = ($4 = 'scheduled' AND m.status = 'held'),"
-        "        scheduled_for = CASE WHEN $4 = 'scheduled' THEN now() ELSE m.scheduled_for END,"
+        /* a retry is due now, or at its own time when that is still ahead */
+        "        scheduled_for = CASE WHEN $4 = 'scheduled' THEN greatest(now(), m.scheduled_for)"
+        "                        ELSE m.scheduled_for END,"
         "        deadline = CASE WHEN $4 = 'scheduled' AND m.deadline < now() THEN NULL"
         "                   ELSE m.deadline END,"
         "        updated_at = now()"
@@ -139,6 +141,33 @@ static int message_transition(PGconn *c, const char *org, int64_t id, const char
     if (!PQgetisnull(r, 0, 0))
         snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
     *changed = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    PQclear(r);
+    return 0;
+}
+
+int td_store_message_retry_guard(PGconn *c, const char *org, int64_t id, char *why, size_t cap,
+                                 char *err, size_t errcap)
+{
+    why[0] = '\0';
+    char idtext[24];
+    const char *params[] = {org, store_itoa(id, idtext, sizeof(idtext))};
+    PGresult *r = store_exec(
+        c,
+        "SELECT CASE"
+        "  WHEN b.status IN ('cancelled', 'no_show')"
+        "    THEN 'its booking ' || b.booking_id || ' is ' || b.status"
+        "  WHEN m.deadline IS NOT NULL AND m.deadline < now()"
+        "    THEN 'its deadline (' || tidings.local_text(m.deadline, coalesce(b.timezone, 'UTC'))"
+        "         || ') has passed'"
+        "  END"
+        "  FROM tidings.messages m"
+        "  LEFT JOIN tidings.bookings b ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
+        " WHERE m.org_id = $1 AND m.id = $2::bigint",
+        2, params, err, errcap);
+    if (!r)
+        return -EIO;
+    if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+        snprintf(why, cap, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
 }

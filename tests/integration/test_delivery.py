@@ -468,6 +468,29 @@ class Operations(unittest.TestCase):
             [f"message {qid}", "cancel", os.environ.get("USER", "unknown"), "customer called",
              "scheduled -> cancelled"]])
 
+    def test_retry_refuses_a_cancelled_booking_and_keeps_a_time_ahead(self):
+        # "see you tomorrow", cancelled with its booking two weeks ahead
+        seed_messages(self.dsn, "acme", 1, prefix="RG", due="now() + interval '14 days'")
+        rid = scalar(self.dsn, "SELECT id FROM tidings.messages WHERE booking_id = 'RG1'")
+        due = scalar(self.dsn, f"SELECT scheduled_for FROM tidings.messages WHERE id = {rid}")
+        psql(self.dsn, "UPDATE tidings.bookings SET status = 'cancelled' WHERE booking_id = 'RG1'; "
+                       f"UPDATE tidings.messages SET status = 'cancelled' WHERE id = {rid}")
+        p = self.env.setup.cli("messages", "retry", "--org", "acme", "--reason", "oops", rid, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(f"message {rid}: not retried: its booking RG1 is cancelled (--force", p.stderr)
+        self.assertEqual(row(self.dsn, "RG1")[0], "cancelled")
+        # forced, it goes back at its own time, not at once
+        p = self.env.setup.cli("messages", "retry", "--org", "acme", "--reason", "rebooked", "--force", rid)
+        self.assertIn(f"message {rid}: cancelled -> scheduled", p.stdout)
+        self.assertEqual(scalar(self.dsn, f"SELECT scheduled_for FROM tidings.messages WHERE id = {rid}"), due)
+        # a deadline that has passed is refused as well
+        seed_messages(self.dsn, "acme", 1, prefix="RH", deadline="now() - interval '1 hour'")
+        hid = scalar(self.dsn, "SELECT id FROM tidings.messages WHERE booking_id = 'RH1'")
+        wait_until(lambda: row(self.dsn, "RH1")[0] == "expired", what="the expiry")
+        p = self.env.setup.cli("messages", "retry", "--org", "acme", "--reason", "x", hid, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertRegex(p.stderr, rf"message {hid}: not retried: its deadline \(.*\) has passed")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

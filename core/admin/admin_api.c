@@ -108,9 +108,9 @@ static int read_messages(PGconn *c, void *arg, json_t **out, char *err, size_t e
 /* The message states a filter may name. */
 static bool known_state(const char *s)
 {
-    static const char *const states[] = {"scheduled", "sending",    "sent",   "delivered",
-                                         "bounced",   "complained", "failed", "cancelled",
-                                         "skipped",   "expired",    "held",   NULL};
+    static const char *const states[] = {
+        "scheduled", "sending", "sent",    "delivered", "bounced", "complained", "failed",
+        "cancelled", "skipped", "expired", "held",      "paused",  NULL};
     for (size_t i = 0; states[i]; i++) {
         if (strcmp(s, states[i]) == 0)
             return true;
@@ -193,7 +193,7 @@ static void answer_messages(struct td_engine *e, const struct td_http_request *r
     if (f->state && !known_state(f->state))
         respond_bad(resp, "state",
                     "one of scheduled, sending, sent, delivered, bounced, complained, failed, "
-                    "cancelled, skipped, expired, held");
+                    "cancelled, skipped, expired, held, paused");
     else if (f->from && td_time_parse(f->from, &ms) < 0)
         respond_bad(resp, "from", "an RFC 3339 time with its offset (2026-12-01T09:00:00Z)");
     else if (f->to && td_time_parse(f->to, &ms) < 0)

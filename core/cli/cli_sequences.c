@@ -143,15 +143,20 @@ static int seq_put_all(PGconn *c, const char *org, const char *kind, json_t *lis
         if (td_store_object_put(c, org, kind, key, item, who, &version, &changed, err, errcap) < 0)
             return -EIO;
         printf("  %s %-28s v%d%s", kind, key, version, changed ? " (new)" : " (unchanged)");
-        /* a sequence that is no longer active stops its pending messages */
+        /* paused holds its pending messages, active releases them, archived
+         * cancels them */
         const char *status = json_string_value(json_object_get(item, "status"));
-        int stopped = 0;
-        if (changed && status && strcmp(status, "active") != 0 &&
-            td_store_sequence_stopped(c, org, key, status, &stopped, err, errcap) < 0)
+        if (!status)
+            status = "active";
+        int moved = 0;
+        if (changed && strcmp(kind, "sequence") == 0 &&
+            td_store_sequence_status_changed(c, org, key, status, &moved, err, errcap) < 0)
             return -EIO;
-        if (stopped)
-            printf(", %s: %d pending message%s cancelled", status, stopped,
-                   stopped == 1 ? "" : "s");
+        if (moved)
+            printf(", %s: %d pending message%s %s", status, moved, moved == 1 ? "" : "s",
+                   strcmp(status, "paused") == 0   ? "held"
+                   : strcmp(status, "active") == 0 ? "released"
+                                                   : "cancelled");
         putchar('\n');
         if (changed)
             (*changed_count)++;

@@ -171,10 +171,11 @@ int td_store_sequences_current(PGconn *c, const char *org, json_t **out, char *e
 /* Marks that org's sequences or templates changed (engines drop their cache). */
 int td_store_objects_touch(PGconn *c, const char *org, char *err, size_t errcap);
 
-/* Cancels the scheduled rows of a sequence that is no longer active, with
- * reason "sequence <status>". *count gets how many. */
-int td_store_sequence_stopped(PGconn *c, const char *org, const char *seq_key, const char *status,
-                              int *count, char *err, size_t errcap);
+/* A sequence's status changed to status: paused holds its pending messages
+ * (state 'paused'), active releases the held ones, archived cancels both.
+ * *count says how many moved. */
+int td_store_sequence_status_changed(PGconn *c, const char *org, const char *seq_key,
+                                     const char *status, int *count, char *err, size_t errcap);
 
 /* Saves body as a new version of (org, kind, key) unless the newest version
  * is equal. *version gets the version now current; *changed whether a new

@@ -185,8 +185,8 @@ int td_store_message_cancel(PGconn *c, const char *org, int64_t id, const char *
                             const char *reason, bool *changed, char *status, char *err,
                             size_t errcap)
 {
-    return message_transition(c, org, id, "cancel", "[\"scheduled\", \"held\"]", "cancelled", actor,
-                              reason, changed, status, err, errcap);
+    return message_transition(c, org, id, "cancel", "[\"scheduled\", \"held\", \"paused\"]",
+                              "cancelled", actor, reason, changed, status, err, errcap);
 }
 
 int td_store_message_counts(PGconn *c, json_t **out, char *err, size_t errcap)

@@ -257,7 +257,7 @@ int td_store_messages_cancel(PGconn *c, const char *org, const char *booking_id,
     PGresult *r = store_exec(c,
                              "UPDATE tidings.messages SET status = 'cancelled', reason = $4,"
                              " updated_at = now() WHERE org_id = $1 AND booking_id = $2 AND"
-                             " status = 'scheduled' AND sequence_key IN"
+                             " status IN ('scheduled', 'paused') AND sequence_key IN"
                              " (SELECT jsonb_array_elements_text($3::jsonb))",
                              4, params, err, errcap);
     free(keys);
@@ -286,7 +286,7 @@ int td_store_messages_retime(PGconn *c, const char *org, const struct td_booking
         "         m.timing, CASE m.timing->>'anchor' WHEN 'start' THEN b.starts_at"
         "                   ELSE b.ends_at END AS anchor"
         "    FROM tidings.messages m, b"
-        "   WHERE m.org_id = $1 AND m.booking_id = $2 AND m.status = 'scheduled'"
+        "   WHERE m.org_id = $1 AND m.booking_id = $2 AND m.status IN ('scheduled', 'paused')"
         "     AND m.timing->>'anchor' IN ('start', 'end')), "
         "judged AS ("
         "  SELECT moved.*, CASE WHEN due IS NULL THEN 'booking.moved: the booking has no end now'"

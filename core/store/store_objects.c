@@ -84,16 +84,27 @@ int td_store_objects_touch(PGconn *c, const char *org, char *err, size_t errcap)
     return 0;
 }
 
-int td_store_sequence_stopped(PGconn *c, const char *org, const char *seq_key, const char *status,
-                              int *count, char *err, size_t errcap)
+int td_store_sequence_status_changed(PGconn *c, const char *org, const char *seq_key,
+                                     const char *status, int *count, char *err, size_t errcap)
 {
     *count = 0;
     const char *params[] = {org, seq_key, status};
-    PGresult *r = store_exec(c,
-                             "UPDATE tidings.messages SET status = 'cancelled', reason = "
-                             "'sequence ' || $3, updated_at = now() WHERE org_id = $1 AND "
-                             "sequence_key = $2 AND status = 'scheduled'",
-                             3, params, err, errcap);
+    /* paused: hold what is pending; active: release what is held; archived
+     * (or anything else that is not active): cancel both */
+    PGresult *r =
+        store_exec(c,
+                   "UPDATE tidings.messages SET"
+                   "   status = CASE $3 WHEN 'paused' THEN 'paused' WHEN 'active' THEN 'scheduled'"
+                   "            ELSE 'cancelled' END,"
+                   "   reason = CASE $3 WHEN 'paused' THEN 'held: sequence paused'"
+                   "            WHEN 'active' THEN 'released: sequence active again'"
+                   "            ELSE 'sequence ' || $3 END,"
+                   "   updated_at = now()"
+                   " WHERE org_id = $1 AND sequence_key = $2"
+                   "   AND status = ANY (CASE $3 WHEN 'paused' THEN ARRAY['scheduled']"
+                   "                     WHEN 'active' THEN ARRAY['paused']"
+                   "                     ELSE ARRAY['scheduled', 'paused'] END)",
+                   3, params, err, errcap);
     if (!r)
         return -EIO;
     *count = (int)strtol(PQcmdTuples(r), NULL, 10);

@@ -418,11 +418,29 @@ class TimingAndChannels(unittest.TestCase):
                 s["status"] = "paused"
         self.setup.write("paused.json", json.dumps(doc))
         out = self.setup.cli("sequences", "import", "--org", "acme", os.path.join(self.setup.dir, "paused.json")).stdout
-        self.assertIn("paused: 1 pending message cancelled", out)
+        self.assertIn("paused: 1 pending message held", out)
         self.assertEqual(psql(self.dsn, "SELECT status, reason FROM tidings.messages WHERE booking_id = 'Q-1'"),
-                         [["cancelled", "sequence paused"]])
+                         [["paused", "held: sequence paused"]])
         # and a new booking no longer starts it
         self.assertEqual(self.post(self.booking("Q-2", stamp(at(local_day(10, self.clock.now()), 10)), "pause"))["messages_scheduled"], 0)
+        # active again: what it held is released, at its own time
+        for s in doc["sequences"]:
+            if s["key"] == "pausable":
+                s["status"] = "active"
+        self.setup.write("active.json", json.dumps(doc))
+        out = self.setup.cli("sequences", "import", "--org", "acme", os.path.join(self.setup.dir, "active.json")).stdout
+        self.assertIn("active: 1 pending message released", out)
+        self.assertEqual(psql(self.dsn, "SELECT status, reason FROM tidings.messages WHERE booking_id = 'Q-1'"),
+                         [["scheduled", "released: sequence active again"]])
+        # archived: cancelled, held or not
+        for s in doc["sequences"]:
+            if s["key"] == "pausable":
+                s["status"] = "archived"
+        self.setup.write("archived.json", json.dumps(doc))
+        out = self.setup.cli("sequences", "import", "--org", "acme", os.path.join(self.setup.dir, "archived.json")).stdout
+        self.assertIn("archived: 1 pending message cancelled", out)
+        self.assertEqual(psql(self.dsn, "SELECT status, reason FROM tidings.messages WHERE booking_id = 'Q-1'"),
+                         [["cancelled", "sequence archived"]])
 
 
 if __name__ == "__main__":

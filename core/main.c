@@ -24,6 +24,8 @@ static const char usage[] =
     "  messages list|retry|cancel\n"
 
     "                         see the queue; retry or cancel messages (recorded: who, why)\n"
+    "  customers show ADDRESS every message to one customer, across bookings\n"
+    "  stats                  counts, delivery rates and lateness next to the targets\n"
     "  channels list|resume   see connections and suspended channels; resume one\n"
     "  suppressions list|add|remove\n"
     "                         addresses that get nothing more on a channel\n"
@@ -81,6 +83,10 @@ int main(int argc, char **argv)
         return td_cli_suppressions(config, cargc, cargv);
     if (strcmp(cmd, "bookings") == 0)
         return td_cli_bookings(config, cargc, cargv);
+    if (strcmp(cmd, "customers") == 0)
+        return td_cli_customers(config, cargc, cargv);
+    if (strcmp(cmd, "stats") == 0)
+        return td_cli_stats(config, cargc, cargv);
     if (strcmp(cmd, "help") == 0) {
         fputs(usage, stdout);
         return TD_EXIT_OK;

@@ -2,6 +2,7 @@
 #include "admin/admin_api.h"
 
 #include "admin/admin_auth.h"
+#include "admin/admin_params.h"
 #include "dispatch/prepared.h"
 #include "intake/booking.h"
 #include "intake/booking_check.h"
@@ -133,14 +134,15 @@ static int query_limit(const struct td_http_request *req, struct td_http_respons
 }
 
 struct stats_read {
-    const char *org, *by, *tz;
-    char from[40], to[40];
+    const char *org, *tz;
+    struct td_admin_stats_range range;
 };
 
 static int read_stats(PGconn *c, void *arg, json_t **out, char *err, size_t errcap)
 {
     const struct stats_read *q = arg;
-    return td_store_admin_stats(c, q->org, q->by, q->tz, q->from, q->to, out, err, errcap);
+    return td_store_admin_stats(c, q->org, q->range.by, q->tz, q->range.from, q->range.to, out, err,
+                                errcap);
 }
 
 /* GET .../stats?from=&to=&by=channel|sequence|step|day (default: the last 30
@@ -149,32 +151,12 @@ static void answer_stats(struct td_engine *e, const struct td_http_request *req,
                          struct td_http_response *resp, const struct td_org_config *org)
 {
     struct stats_read q = {.org = org->id, .tz = org->timezone ? org->timezone : "UTC"};
-    const char *by = req->query(req, "by");
-    const char *from = req->query(req, "from");
-    const char *to = req->query(req, "to");
-    int64_t from_ms = 0, to_ms = td_wall_ms();
-    if (by && strcmp(by, "channel") != 0 && strcmp(by, "sequence") != 0 &&
-        strcmp(by, "step") != 0 && strcmp(by, "day") != 0) {
-        respond_bad(resp, "by", "one of channel, sequence, step, day");
-        return;
-    }
-    if (to && td_time_parse(to, &to_ms) < 0) {
-        respond_bad(resp, "to", "an RFC 3339 time with its offset (2026-12-01T09:00:00Z)");
-        return;
-    }
-    from_ms = to_ms - 30LL * 86400 * 1000;
-    if (from && td_time_parse(from, &from_ms) < 0) {
-        respond_bad(resp, "from", "an RFC 3339 time with its offset (2026-12-01T09:00:00Z)");
-        return;
-    }
-    if (from_ms >= to_ms) {
-        respond_bad(resp, "from", "must come before to");
-        return;
-    }
-    q.by = by ? by : "channel";
-    td_time_format(from_ms, q.from, sizeof(q.from));
-    td_time_format(to_ms, q.to, sizeof(q.to));
-    answer_read(e, resp, read_stats, &q);
+    struct td_admin_bad bad;
+    if (td_admin_stats_range(req->query(req, "by"), req->query(req, "from"), req->query(req, "to"),
+                             td_wall_ms(), &q.range, &bad) < 0)
+        respond_bad(resp, bad.field, bad.problem);
+    else
+        answer_read(e, resp, read_stats, &q);
 }
 
 /* GET .../messages?state=&channel=&sequence=&step=&from=&to=&limit= */

@@ -29,6 +29,8 @@ int td_cli_messages(const char *config_path, int argc, char **argv);
 int td_cli_channels(const char *config_path, int argc, char **argv);
 int td_cli_suppressions(const char *config_path, int argc, char **argv);
 int td_cli_bookings(const char *config_path, int argc, char **argv);
+int td_cli_customers(const char *config_path, int argc, char **argv);
+int td_cli_stats(const char *config_path, int argc, char **argv);
 
 /* True when argv holds -h or --help. */
 int td_cli_wants_help(int argc, char **argv);

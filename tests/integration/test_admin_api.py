@@ -238,6 +238,30 @@ class AdminApi(unittest.TestCase):
                                        template=t)
             self.assertEqual((status, doc["problems"][0]["field"]), (400, field), query)
 
+    def test_the_cli_speaks_the_same_reads(self):
+        seed_messages(self.db.dsn, "acme", 1, prefix="CLI", email="'cli@example.org'",
+                      due="now() + interval '2 days'")
+        long_reason = "held: " + "a reason that is long enough to be cut off by a narrow column " * 2
+        psql(self.db.dsn, f"UPDATE tidings.messages SET reason = '{long_reason}' WHERE booking_id = 'CLI1'")
+        api = self.call("/v1/admin/orgs/acme/customers/cli@example.org/messages", self.tokens["viktor"])[2]
+        out = self.setup.cli("customers", "show", "--org", "acme", "--json", "cli@example.org").stdout
+        self.assertEqual(json.loads(out), api)
+        human = self.setup.cli("customers", "show", "--org", "acme", "CLI@example.org").stdout
+        self.assertIn(long_reason.strip(), human)  # whole, not cut off
+        self.assertIn(api["messages"][0]["scheduled_local"], human)
+        self.assertIn("(1 message)", human)
+        q = "from=2025-03-01T00:00:00Z&to=2025-04-01T00:00:00Z"
+        api = self.call(f"/v1/admin/orgs/bravo/stats?{q}&by=step", self.tokens["bea"])[2]
+        out = self.setup.cli("stats", "--org", "bravo", "--by", "step", "--from", "2025-03-01T00:00:00Z",
+                             "--to", "2025-04-01T00:00:00Z", "--json").stdout
+        self.assertEqual(json.loads(out), api)
+        p = self.setup.cli("stats", "--org", "bravo", "--by", "month", check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--by: one of channel, sequence, step, day", p.stderr)
+        p = self.setup.cli("customers", "show", "--org", "nobody", "x@example.org", check=False)
+        self.assertEqual((p.returncode, p.stderr.strip()),
+                         (1, "tidings customers show: no organization 'nobody' in the configuration"))
+
     def counts(self):
         return tuple(scalar(self.db.dsn, f"SELECT count(*) FROM tidings.{t}")
                      for t in ("events", "bookings", "messages"))
@@ -263,7 +287,7 @@ class AdminApi(unittest.TestCase):
         # the same booking through the real way in plans the same rows at the same times
         status, answer, _ = self.engine.post("acme", b)
         self.assertEqual(status, 202, answer)
-        real_arrival = scalar(self.db.dsn, "SELECT (extract(epoch FROM received_at) * 1000)::bigint "
+        real_arrival = scalar(self.db.dsn, "SELECT floor(extract(epoch FROM received_at) * 1000)::bigint "
                                            "FROM tidings.events WHERE payload->>'id' = 'PV-1'")
         real = psql(self.db.dsn, "SELECT sequence_key, step_id, channel, "
                                  "(extract(epoch FROM scheduled_for) * 1000)::bigint FROM tidings.messages "

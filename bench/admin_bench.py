@@ -96,11 +96,13 @@ def main():
         token = secrets.token_hex(24)
         setup.write("admin-token", token + "\n")
         with open(setup.config) as f:
-            cfg = f.read().replace("level = debug", "level = warn")
+            cfg = f.read().replace("level = debug", "level = info")
         setup.write("tidings.ini", cfg + "[admin]\noperator_token = file:admin-token\n")
         setup.cli("migrate")
+        demo = os.path.join(ROOT, "sql", "seed", "demo.json")
         for org in orgs:
             h.import_templates(setup, org)
+            setup.cli("sequences", "import", "--org", org, demo)  # what the preview expands
         t0 = time.monotonic()
         print(f"bench: seeding {args.bookings:,} bookings and "
               f"{args.bookings * args.messages_per_booking:,} messages across {args.orgs} "

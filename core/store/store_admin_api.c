@@ -30,9 +30,18 @@ int td_store_admin_customer_messages(PGconn *c, const char *org, const char *add
     snprintf(lim, sizeof(lim), "%d", limit);
     const char *params[] = {org, address, lim};
     /* the address as the bookings give it (e-mail in any case, or the number),
-     * or as a message went to */
+     * or as a message went to: the customer's bookings first (their index),
+     * then the messages of those and the ones sent to the address */
     return store_json_value(
         c,
+        "WITH bk AS ("
+        "  SELECT booking_id FROM tidings.bookings WHERE org_id = $1"
+        "     AND (customer_key = lower($2) OR lower(doc->'customer'->>'email') = lower($2)"
+        "          OR doc->'customer'->>'phone' = $2)), "
+        "ids AS ("
+        "  SELECT m.id FROM tidings.messages m JOIN bk ON m.org_id = $1"
+        "     AND m.booking_id = bk.booking_id"
+        "  UNION SELECT m.id FROM tidings.messages m WHERE m.org_id = $1 AND m.recipient = $2) "
         "SELECT coalesce(json_agg(to_jsonb(x) - 'at' ORDER BY x.at DESC, x.id DESC), '[]'::json)"
         "  FROM ("
         "  SELECT m.id, m.booking_id, m.sequence_key AS sequence, m.step_id AS step, m.channel,"
@@ -44,12 +53,8 @@ int td_store_admin_customer_messages(PGconn *c, const char *org, const char *add
         "         to_char(m.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS "
         "sent_at,"
         "         coalesce(m.sent_at, m.scheduled_for) AS at"
-        "    FROM tidings.messages m"
-        "    JOIN tidings.bookings b ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
-        "   WHERE m.org_id = $1"
-        "     AND (lower(b.doc->'customer'->>'email') = lower($2)"
-        "          OR b.doc->'customer'->>'phone' = $2 OR m.recipient = $2"
-        "          OR b.customer_key = lower($2))"
+        "    FROM ids JOIN tidings.messages m ON m.org_id = $1 AND m.id = ids.id"
+        "    LEFT JOIN tidings.bookings b ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
         "   ORDER BY coalesce(m.sent_at, m.scheduled_for) DESC, m.id DESC"
         "   LIMIT $3::integer) x",
         3, params, out, err, errcap);

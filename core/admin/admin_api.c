@@ -9,7 +9,6 @@
 #include "intake/intake.h"
 #include "render/sms.h"
 #include "render/template_cache.h"
-#include "store/store_common.h"
 #include "util/clock.h"
 #include "util/problems.h"
 #include "engine_state.h"
@@ -229,20 +228,9 @@ static int preview_run(struct td_engine *e, struct td_world *w, PGconn *c,
     int64_t event_id = 0;
     int rc = td_intake_expand_uncommitted(e, c, org, b, payload, now_ms, &event_id, err, errcap);
     json_t *decided = NULL;
-    char ev[24];
-    snprintf(ev, sizeof(ev), "%lld", (long long)event_id);
-    const char *params[] = {org->id, ev};
     /* what expansion decided by itself (a step whose time had passed, ...) */
     if (rc == 0)
-        rc = store_json_value(
-            c,
-            "SELECT coalesce(json_agg(json_build_object('sequence', sequence_key, 'step', step_id,"
-            "  'channel', channel, 'scheduled_ms', (extract(epoch FROM scheduled_for) * "
-            "1000)::bigint,"
-            "  'outcome', status, 'reason', reason) ORDER BY scheduled_for, id), '[]'::json)"
-            "  FROM tidings.messages WHERE org_id = $1 AND event_id = $2::bigint"
-            "   AND status <> 'scheduled'",
-            2, params, &decided, err, errcap);
+        rc = td_store_preview_decided(c, org->id, event_id, &decided, err, errcap);
     size_t i;
     json_t *row;
     json_array_foreach(decided, i, row) json_array_append(steps, row);
@@ -358,6 +346,24 @@ static void answer_org(struct td_http_response *resp, const struct td_org_config
                            caller->role != TD_ADMIN_VIEWER));
 }
 
+/* Whether sub is prefix + one segment + suffix ("bookings/B-1/timeline"):
+ * 1 with the segment copied into out, -1 when it is empty or does not fit
+ * cap, 0 when sub is another path. */
+static int path_segment(const char *sub, const char *prefix, const char *suffix, char *out,
+                        size_t cap)
+{
+    size_t plen = strlen(prefix);
+    const char *slash = strncmp(sub, prefix, plen) == 0 ? strchr(sub + plen, '/') : NULL;
+    if (!slash || strcmp(slash, suffix) != 0)
+        return 0;
+    size_t n = (size_t)(slash - (sub + plen));
+    if (n == 0 || n >= cap)
+        return -1;
+    memcpy(out, sub + plen, n);
+    out[n] = '\0';
+    return 1;
+}
+
 static void admin_handle(void *ctx, const struct td_http_request *req,
                          struct td_http_response *resp)
 {
@@ -407,6 +413,8 @@ static void admin_handle(void *ctx, const struct td_http_request *req,
         td_http_respond_error(resp, 405, "method not allowed");
         return;
     }
+    char booking[201], address[320];
+    int seg;
     if (*sub == '\0') {
         answer_org(resp, org, &caller);
     } else if (strcmp(sub, "sequences") == 0) {
@@ -415,28 +423,18 @@ static void admin_handle(void *ctx, const struct td_http_request *req,
         answer_stats(e, req, resp, org);
     } else if (strcmp(sub, "messages") == 0) {
         answer_messages(e, req, resp, org_id);
-    } else if (strncmp(sub, "bookings/", 9) == 0 && strchr(sub + 9, '/') &&
-               strcmp(strchr(sub + 9, '/'), "/timeline") == 0) {
-        char booking[201];
-        size_t n = (size_t)(strchr(sub + 9, '/') - (sub + 9));
-        if (n == 0 || n >= sizeof(booking)) {
+    } else if ((seg = path_segment(sub, "bookings/", "/timeline", booking, sizeof(booking)))) {
+        if (seg < 0) {
             respond_bad(resp, "id", "a booking id of 1 to 200 characters");
         } else {
-            memcpy(booking, sub + 9, n);
-            booking[n] = '\0';
             struct timeline_read q = {org_id, booking};
             answer_read(e, resp, read_timeline, &q);
         }
-    } else if (strncmp(sub, "customers/", 10) == 0 && strchr(sub + 10, '/') &&
-               strcmp(strchr(sub + 10, '/'), "/messages") == 0) {
-        char address[320];
-        size_t n = (size_t)(strchr(sub + 10, '/') - (sub + 10));
+    } else if ((seg = path_segment(sub, "customers/", "/messages", address, sizeof(address)))) {
         int limit = 0;
-        if (n == 0 || n >= sizeof(address)) {
+        if (seg < 0) {
             respond_bad(resp, "address", "an e-mail address or an E.164 phone number");
         } else if (query_limit(req, resp, &limit) == 0) {
-            memcpy(address, sub + 10, n);
-            address[n] = '\0';
             struct customer_read q = {org_id, address, limit};
             answer_read(e, resp, read_customer, &q);
         }

@@ -138,8 +138,9 @@ static void print_table(const char *const *head, size_t cols, json_t *rows)
     }
 }
 
-static void print_customer(json_t *messages)
+static void print_customer(json_t *doc)
 {
+    json_t *messages = json_object_get(doc, "messages");
     static const char *const head[] = {"id",     "booking", "sequence/step", "channel",
                                        "status", "time",    "reason"};
     json_t *rows = json_array();
@@ -206,6 +207,24 @@ static void print_stats(json_t *doc)
     printf("\ntargets: e-mail delivered 99 %%, SMS delivered 95 %%, intake p99 under 1 s\n");
 }
 
+/* Prints doc (the admin API's answer, when the read succeeded) as JSON or
+ * through human, frees what the command held, and returns rc. */
+static int read_finish(json_t *doc, bool json, void (*human)(json_t *), PGconn *c,
+                       struct td_conf *conf, int rc)
+{
+    if (doc && json) {
+        json_dumpf(doc, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else if (doc) {
+        human(doc);
+    }
+    json_decref(doc);
+    if (c)
+        PQfinish(c);
+    td_conf_destroy(conf);
+    return rc;
+}
+
 int td_cli_customers(const char *config_path, int argc, char **argv)
 {
     if (argc < 1 || td_cli_wants_help(argc, argv) || strcmp(argv[0], "show") != 0) {
@@ -230,21 +249,9 @@ int td_cli_customers(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tidings customers show: %s\n", err);
         rc = TD_EXIT_FAILURE;
     }
-    if (messages) {
-        if (a.json) {
-            json_t *doc = json_pack("{s:s, s:O}", "address", a.address, "messages", messages);
-            json_dumpf(doc, stdout, JSON_INDENT(2));
-            putchar('\n');
-            json_decref(doc);
-        } else {
-            print_customer(messages);
-        }
-    }
-    json_decref(messages);
-    if (c)
-        PQfinish(c);
-    td_conf_destroy(conf);
-    return rc;
+    json_t *doc =
+        messages ? json_pack("{s:s, s:o}", "address", a.address, "messages", messages) : NULL;
+    return read_finish(doc, a.json, print_customer, c, conf, rc);
 }
 
 int td_cli_stats(const char *config_path, int argc, char **argv)
@@ -273,17 +280,5 @@ int td_cli_stats(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tidings stats: %s\n", err);
         rc = TD_EXIT_FAILURE;
     }
-    if (doc) {
-        if (a.json) {
-            json_dumpf(doc, stdout, JSON_INDENT(2));
-            putchar('\n');
-        } else {
-            print_stats(doc);
-        }
-    }
-    json_decref(doc);
-    if (c)
-        PQfinish(c);
-    td_conf_destroy(conf);
-    return rc;
+    return read_finish(doc, a.json, print_stats, c, conf, rc);
 }

@@ -149,6 +149,11 @@ int td_store_admin_messages(PGconn *c, const char *org, const struct td_admin_me
 int td_store_admin_stats(PGconn *c, const char *org, const char *by, const char *tz,
                          const char *from, const char *to, json_t **out, char *err, size_t errcap);
 
+/* The rows event_id planned that expansion decided by itself (not
+ * 'scheduled': skipped for a past time, ...), as the preview lists them. */
+int td_store_preview_decided(PGconn *c, const char *org, int64_t event_id, json_t **out, char *err,
+                             size_t errcap);
+
 struct td_store_booking_ref {
     PGconn *conn;
     const char *org;

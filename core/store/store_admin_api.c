@@ -23,6 +23,16 @@ int td_store_admin_sequences(PGconn *c, const char *org, json_t **out, char *err
         1, params, out, err, errcap);
 }
 
+/* A message row as the admin API shows it (m: messages, b: its booking). */
+#define ADMIN_MESSAGE_JSON                                                                         \
+    "json_build_object('id', m.id, 'booking_id', m.booking_id, 'sequence', m.sequence_key,"        \
+    " 'step', m.step_id, 'channel', m.channel, 'status', m.status, 'reason', m.reason,"            \
+    " 'provider_id', m.provider_id, 'attempts', m.attempts,"                                       \
+    " 'scheduled_for', to_char(m.scheduled_for AT TIME ZONE 'UTC',"                                \
+    "                          'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                 \
+    " 'scheduled_local', tidings.local_text(m.scheduled_for, coalesce(b.timezone, 'UTC')),"        \
+    " 'sent_at', to_char(m.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+
 int td_store_admin_customer_messages(PGconn *c, const char *org, const char *address, int limit,
                                      json_t **out, char *err, size_t errcap)
 {
@@ -42,33 +52,14 @@ int td_store_admin_customer_messages(PGconn *c, const char *org, const char *add
         "  SELECT m.id FROM tidings.messages m JOIN bk ON m.org_id = $1"
         "     AND m.booking_id = bk.booking_id"
         "  UNION SELECT m.id FROM tidings.messages m WHERE m.org_id = $1 AND m.recipient = $2) "
-        "SELECT coalesce(json_agg(to_jsonb(x) - 'at' ORDER BY x.at DESC, x.id DESC), '[]'::json)"
-        "  FROM ("
-        "  SELECT m.id, m.booking_id, m.sequence_key AS sequence, m.step_id AS step, m.channel,"
-        "         m.status, m.reason, m.provider_id, m.attempts,"
-        "         to_char(m.scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-        "           AS scheduled_for,"
-        "         tidings.local_text(m.scheduled_for, coalesce(b.timezone, 'UTC'))"
-        "           AS scheduled_local,"
-        "         to_char(m.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS "
-        "sent_at,"
-        "         coalesce(m.sent_at, m.scheduled_for) AS at"
+        "SELECT coalesce(json_agg(x.j ORDER BY x.at DESC, x.id DESC), '[]'::json) FROM ("
+        "  SELECT " ADMIN_MESSAGE_JSON " AS j, coalesce(m.sent_at, m.scheduled_for) AS at, m.id"
         "    FROM ids JOIN tidings.messages m ON m.org_id = $1 AND m.id = ids.id"
         "    LEFT JOIN tidings.bookings b ON b.org_id = m.org_id AND b.booking_id = m.booking_id"
         "   ORDER BY coalesce(m.sent_at, m.scheduled_for) DESC, m.id DESC"
         "   LIMIT $3::integer) x",
         3, params, out, err, errcap);
 }
-
-/* A message row as the admin API shows it (m: messages, b: its booking). */
-#define ADMIN_MESSAGE_JSON                                                                         \
-    "json_build_object('id', m.id, 'booking_id', m.booking_id, 'sequence', m.sequence_key,"        \
-    " 'step', m.step_id, 'channel', m.channel, 'status', m.status, 'reason', m.reason,"            \
-    " 'provider_id', m.provider_id, 'attempts', m.attempts,"                                       \
-    " 'scheduled_for', to_char(m.scheduled_for AT TIME ZONE 'UTC',"                                \
-    "                          'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                                 \
-    " 'scheduled_local', tidings.local_text(m.scheduled_for, coalesce(b.timezone, 'UTC')),"        \
-    " 'sent_at', to_char(m.sent_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
 
 int td_store_admin_timeline(PGconn *c, const char *org, const char *booking, json_t **out,
                             char *err, size_t errcap)
@@ -191,4 +182,20 @@ int td_store_admin_stats(PGconn *c, const char *org, const char *by, const char 
         "      'lateness_p50_seconds', g.late50, 'lateness_p99_seconds', g.late99) ORDER BY g.key)"
         "    FROM g JOIN st USING (key) LEFT JOIN sk USING (key)), '[]'::json))",
         5, params, out, err, errcap);
+}
+
+int td_store_preview_decided(PGconn *c, const char *org, int64_t event_id, json_t **out, char *err,
+                             size_t errcap)
+{
+    char ev[24];
+    snprintf(ev, sizeof(ev), "%lld", (long long)event_id);
+    const char *params[] = {org, ev};
+    return store_json_value(
+        c,
+        "SELECT coalesce(json_agg(json_build_object('sequence', sequence_key, 'step', step_id,"
+        "  'channel', channel, 'scheduled_ms', (extract(epoch FROM scheduled_for) * 1000)::bigint,"
+        "  'outcome', status, 'reason', reason) ORDER BY scheduled_for, id), '[]'::json)"
+        "  FROM tidings.messages WHERE org_id = $1 AND event_id = $2::bigint"
+        "   AND status <> 'scheduled'",
+        2, params, out, err, errcap);
 }
